@@ -1,0 +1,11 @@
+//! The `toggle` Lambda function: wiring only; the handler lives in `shared::handlers::toggle`.
+
+use lambda_http::{Error, run, service_fn};
+use shared::{App, handlers::toggle};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let app = App::from_env().await?;
+    run(service_fn(|req| toggle::handle(&app, req))).await
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# A private, throwaway PostgreSQL for development and tests, in .local/postgres (git-ignored).
+#   scripts/local-db.sh start   # init if needed, start, create the database, print DATABASE_URL
+#   scripts/local-db.sh stop
+# PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres` user.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+dir="$root/.local/postgres"
+port="${LOCAL_PG_PORT:-54329}"
+db="${LOCAL_PG_DATABASE:-todo}"
+
+find_bin() {
+  command -v "$1" 2>/dev/null && return
+  ls /usr/lib/postgresql/*/bin/"$1" 2>/dev/null | sort -V | tail -n 1
+}
+
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+ensure_server() {
+  if [ -z "$(find_bin initdb)" ]; then
+    echo "local-db: installing the PostgreSQL server (Debian package postgresql)" >&2
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
+    else sudo apt-get update -qq && sudo apt-get install -y -qq postgresql >/dev/null; fi
+  fi
+}
+
+start() {
+  ensure_server
+  local initdb pg_ctl
+  initdb=$(find_bin initdb); pg_ctl=$(find_bin pg_ctl)
+  mkdir -p "$dir"
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+    chown -R postgres "$dir"
+  fi
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    as_owner "$initdb" --no-sync -A trust -U postgres -E UTF8 --locale=C.UTF-8 -D "$dir/data" >"$dir/initdb.log"
+  fi
+  if ! as_owner "$pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    as_owner "$pg_ctl" -D "$dir/data" -w -t 30 -l "$dir/server.log" \
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+      start >/dev/null
+  fi
+  if ! psql -h 127.0.0.1 -p "$port" -U postgres -Atqc "SELECT 1 FROM pg_database WHERE datname = '$db'" postgres | grep -q 1; then
+    psql -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE \"$db\"" postgres
+  fi
+  echo "postgres://postgres@127.0.0.1:$port/$db?sslmode=disable"
+}
+
+stop() {
+  local pg_ctl
+  pg_ctl=$(find_bin pg_ctl)
+  if [ -f "$dir/data/PG_VERSION" ] && [ -n "$pg_ctl" ]; then
+    as_owner "$pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
+  fi
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac

@@ -1,0 +1,313 @@
+//! Access tokens: HS256 JWTs issued at signin and verified on every request.
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+
+/// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+const LEEWAY_SECONDS: u64 = 30;
+
+/// What it takes to issue and verify tokens; the secret is checked by `config`.
+#[derive(Clone)]
+pub struct TokenSettings {
+    pub secret: SecretString,
+    pub issuer: String,
+    pub audience: String,
+    pub ttl_seconds: u64,
+}
+
+/// Keys and rules built once per cold start.
+pub struct Tokens {
+    header: Header,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+    ttl_seconds: u64,
+}
+
+#[derive(Serialize)]
+struct IssuedClaims<'a> {
+    sub: Uuid,
+    iat: i64,
+    nbf: i64,
+    exp: i64,
+    iss: &'a str,
+    aud: &'a str,
+    jti: Uuid,
+}
+
+/// The claims we read back; `exp`, `iss`, `aud` and `nbf` are checked by the validation itself.
+#[derive(Deserialize)]
+struct VerifiedClaims {
+    sub: Uuid,
+    iat: Option<i64>,
+}
+
+/// A freshly signed token and how long it lives.
+pub struct IssuedToken {
+    pub token: String,
+    pub expires_in: u64,
+}
+
+impl Tokens {
+    pub fn new(settings: &TokenSettings) -> Self {
+        let secret = settings.secret.expose_secret().as_bytes();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+        validation.set_issuer(&[&settings.issuer]);
+        validation.set_audience(&[&settings.audience]);
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECONDS;
+        Self {
+            header: Header::new(Algorithm::HS256),
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+            ttl_seconds: settings.ttl_seconds,
+        }
+    }
+
+    pub fn issue(&self, user: Uuid) -> Result<IssuedToken> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let claims = IssuedClaims {
+            sub: user,
+            iat: now,
+            nbf: now,
+            exp: now.saturating_add_unsigned(self.ttl_seconds),
+            iss: &self.issuer,
+            aud: &self.audience,
+            jti: Uuid::new_v4(),
+        };
+        let token = jsonwebtoken::encode(&self.header, &claims, &self.encoding)
+            .map_err(|e| Error::Internal(format!("signing a token failed: {e}")))?;
+        Ok(IssuedToken {
+            token,
+            expires_in: self.ttl_seconds,
+        })
+    }
+
+    /// The user a token was issued to, if the token is genuine, current and meant for us.
+    pub fn verify(&self, token: &str) -> Result<Uuid> {
+        let claims =
+            jsonwebtoken::decode::<VerifiedClaims>(token, &self.decoding, &self.validation)
+                .map_err(|e| Error::invalid_token(reason(e.kind())))?
+                .claims;
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        if claims
+            .iat
+            .is_some_and(|iat| iat > now.saturating_add_unsigned(LEEWAY_SECONDS))
+        {
+            return Err(Error::invalid_token("issued in the future"));
+        }
+        Ok(claims.sub)
+    }
+}
+
+/// A short reason for the logs; the client only ever learns `invalid_token`.
+fn reason(kind: &jsonwebtoken::errors::ErrorKind) -> &'static str {
+    use jsonwebtoken::errors::ErrorKind as K;
+    match kind {
+        K::ExpiredSignature => "expired",
+        K::ImmatureSignature => "not yet valid",
+        K::InvalidSignature => "bad signature",
+        K::InvalidAlgorithm | K::InvalidAlgorithmName => "algorithm not allowed",
+        K::InvalidIssuer => "wrong issuer",
+        K::InvalidAudience => "wrong audience",
+        K::MissingRequiredClaim(_) => "missing a required claim",
+        _ => "malformed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::error::AuthFailure;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn tokens() -> Tokens {
+        Tokens::new(&TokenSettings {
+            secret: SecretString::from(SECRET),
+            issuer: "todo-api".into(),
+            audience: "todo-app".into(),
+            ttl_seconds: 3600,
+        })
+    }
+
+    fn now() -> i64 {
+        OffsetDateTime::now_utc().unix_timestamp()
+    }
+
+    fn good_claims(user: Uuid) -> Value {
+        json!({"sub": user, "iat": now(), "exp": now() + 600, "iss": "todo-api", "aud": "todo-app", "jti": Uuid::new_v4()})
+    }
+
+    fn sign(alg: Algorithm, claims: &Value, secret: &str) -> String {
+        jsonwebtoken::encode(
+            &Header::new(alg),
+            claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    fn with_claim(key: &str, value: Value) -> String {
+        let mut claims = good_claims(Uuid::new_v4());
+        claims[key] = value;
+        sign(Algorithm::HS256, &claims, SECRET)
+    }
+
+    fn without_claim(key: &str) -> String {
+        let mut claims = good_claims(Uuid::new_v4());
+        claims.as_object_mut().unwrap().remove(key);
+        sign(Algorithm::HS256, &claims, SECRET)
+    }
+
+    fn unsigned(header: Value, claims: &Value, signature: &str) -> String {
+        let header = B64.encode(header.to_string());
+        let claims = B64.encode(claims.to_string());
+        format!("{header}.{claims}.{signature}")
+    }
+
+    fn rejected(token: &str) -> &'static str {
+        match tokens().verify(token) {
+            Err(Error::Unauthorized(AuthFailure::Invalid(reason))) => reason,
+            Err(other) => panic!("unexpected error {other:?}"),
+            Ok(user) => panic!("token accepted for {user}"),
+        }
+    }
+
+    #[test]
+    fn an_issued_token_verifies_to_its_user_with_every_required_claim() {
+        let user = Uuid::new_v4();
+        let issued = tokens().issue(user).unwrap();
+        assert_eq!(issued.expires_in, 3600);
+        assert_eq!(tokens().verify(&issued.token).unwrap(), user);
+
+        let claims: Value =
+            serde_json::from_slice(&B64.decode(issued.token.split('.').nth(1).unwrap()).unwrap())
+                .unwrap();
+        for claim in ["sub", "iat", "exp", "iss", "aud", "jti"] {
+            assert!(claims.get(claim).is_some(), "{claim} missing");
+        }
+        assert_eq!(
+            claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+            3600
+        );
+    }
+
+    #[test]
+    fn two_tokens_for_one_user_have_different_ids() {
+        let user = Uuid::new_v4();
+        assert_ne!(
+            tokens().issue(user).unwrap().token,
+            tokens().issue(user).unwrap().token
+        );
+    }
+
+    #[test]
+    fn alg_none_is_refused_in_any_spelling() {
+        let claims = good_claims(Uuid::new_v4());
+        for alg in ["none", "None", "NONE", "nOnE"] {
+            let token = unsigned(json!({"alg": alg, "typ": "JWT"}), &claims, "");
+            rejected(&token);
+        }
+    }
+
+    #[test]
+    fn other_algorithms_are_refused_even_with_the_right_secret() {
+        let claims = good_claims(Uuid::new_v4());
+        for alg in [Algorithm::HS384, Algorithm::HS512] {
+            assert_eq!(
+                rejected(&sign(alg, &claims, SECRET)),
+                "algorithm not allowed"
+            );
+        }
+    }
+
+    #[test]
+    fn a_token_signed_with_another_secret_is_refused() {
+        let claims = good_claims(Uuid::new_v4());
+        let token = sign(
+            Algorithm::HS256,
+            &claims,
+            "another secret that is long enough!!",
+        );
+        assert_eq!(rejected(&token), "bad signature");
+    }
+
+    #[test]
+    fn tampered_claims_break_the_signature() {
+        let token = tokens().issue(Uuid::new_v4()).unwrap().token;
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let mut claims: Value = serde_json::from_slice(&B64.decode(&parts[1]).unwrap()).unwrap();
+        claims["sub"] = json!(Uuid::new_v4());
+        parts[1] = B64.encode(claims.to_string());
+        assert_eq!(rejected(&parts.join(".")), "bad signature");
+    }
+
+    #[test]
+    fn a_missing_or_truncated_signature_is_refused() {
+        let token = tokens().issue(Uuid::new_v4()).unwrap().token;
+        let (unsigned_part, signature) = token.rsplit_once('.').unwrap();
+        rejected(&format!("{unsigned_part}."));
+        rejected(&format!("{unsigned_part}.{}", &signature[..10]));
+        rejected(unsigned_part);
+    }
+
+    #[test]
+    fn expired_and_not_yet_valid_tokens_are_refused() {
+        assert_eq!(rejected(&with_claim("exp", json!(now() - 120))), "expired");
+        assert_eq!(
+            rejected(&with_claim("nbf", json!(now() + 600))),
+            "not yet valid"
+        );
+        assert_eq!(
+            rejected(&with_claim("iat", json!(now() + 600))),
+            "issued in the future"
+        );
+    }
+
+    #[test]
+    fn a_wrong_issuer_or_audience_is_refused() {
+        assert_eq!(
+            rejected(&with_claim("iss", json!("someone-else"))),
+            "wrong issuer"
+        );
+        assert_eq!(
+            rejected(&with_claim("aud", json!("another-app"))),
+            "wrong audience"
+        );
+    }
+
+    #[test]
+    fn every_required_claim_must_be_present() {
+        for claim in ["exp", "sub", "iss", "aud"] {
+            rejected(&without_claim(claim));
+        }
+    }
+
+    #[test]
+    fn a_subject_that_is_not_a_user_id_is_refused() {
+        rejected(&with_claim("sub", json!("admin")));
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        for token in ["", ".", "..", "a.b.c", "not a token", "\u{0}"] {
+            assert_eq!(rejected(token), "malformed", "{token:?}");
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! Settings read once per cold start, from the environment.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::auth::TokenSettings;
+
+/// HS256 keys shorter than the hash output are brute-forceable (RFC 7518 §3.2).
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+const DEFAULT_TTL_SECONDS: u64 = 86_400;
+const DEFAULT_BCRYPT_COST: u32 = 12;
+const DEFAULT_ISSUER: &str = "todo-auth-lambda";
+const DEFAULT_AUDIENCE: &str = "todo-app";
+/// A stuck network must not hold a function until its Lambda timeout.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Clone)]
+pub struct Config {
+    pub database: tokio_postgres::Config,
+    pub tokens: TokenSettings,
+    pub bcrypt_cost: u32,
+}
+
+/// Why the function refuses to start; names the variable, never its value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    #[error("{name} is invalid: {problem}")]
+    Invalid { name: &'static str, problem: String },
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the config from any source of variables (the environment, or a test's map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+
+        let database = database_config(&required("DATABASE_URL")?)?;
+        let secret = required("JWT_SECRET")?;
+        if secret.len() < MIN_JWT_SECRET_BYTES {
+            return Err(ConfigError::Invalid {
+                name: "JWT_SECRET",
+                problem: format!(
+                    "must be at least {MIN_JWT_SECRET_BYTES} bytes (it has {}); \
+                     generate one with `openssl rand -base64 48`",
+                    secret.len()
+                ),
+            });
+        }
+        let tokens = TokenSettings {
+            secret: SecretString::from(secret),
+            issuer: get("JWT_ISSUER").unwrap_or_else(|| DEFAULT_ISSUER.into()),
+            audience: get("JWT_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.into()),
+            ttl_seconds: parse_or(
+                "JWT_TTL_SECONDS",
+                get("JWT_TTL_SECONDS"),
+                DEFAULT_TTL_SECONDS,
+                60..=2_592_000,
+            )?,
+        };
+        let bcrypt_cost = parse_or(
+            "BCRYPT_COST",
+            get("BCRYPT_COST"),
+            DEFAULT_BCRYPT_COST,
+            4..=31,
+        )?;
+        Ok(Self {
+            database,
+            tokens,
+            bcrypt_cost,
+        })
+    }
+}
+
+/// Parses a `postgres://` URL or a key=value string. `sslmode=require` turns TLS on.
+fn database_config(url: &str) -> Result<tokio_postgres::Config, ConfigError> {
+    // The parser's message can quote the URL, password included: say only what is wrong in general.
+    let mut config = tokio_postgres::Config::from_str(url).map_err(|_| ConfigError::Invalid {
+        name: "DATABASE_URL",
+        problem:
+            "not a PostgreSQL connection URL (postgres://user:password@host/db?sslmode=require)"
+                .into(),
+    })?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("todo-auth-lambda");
+    }
+    Ok(config)
+}
+
+fn parse_or<T: FromStr + PartialOrd + std::fmt::Display>(
+    name: &'static str,
+    value: Option<String>,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    match value.trim().parse::<T>() {
+        Ok(parsed) if range.contains(&parsed) => Ok(parsed),
+        _ => Err(ConfigError::Invalid {
+            name,
+            problem: format!(
+                "must be a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use secrecy::ExposeSecret;
+    use tokio_postgres::config::SslMode;
+
+    use super::*;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    fn error(vars: &[(&str, &str)]) -> String {
+        match load(vars) {
+            Ok(_) => panic!("config accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn defaults_apply_when_only_the_required_variables_are_set() {
+        let config = load(&[
+            ("DATABASE_URL", "postgres://u:p@db.example.com/app"),
+            ("JWT_SECRET", SECRET),
+        ])
+        .unwrap();
+        assert_eq!(config.tokens.ttl_seconds, 86_400);
+        assert_eq!(config.tokens.issuer, "todo-auth-lambda");
+        assert_eq!(config.tokens.audience, "todo-app");
+        assert_eq!(config.bcrypt_cost, 12);
+        assert_eq!(config.tokens.secret.expose_secret(), SECRET);
+        assert_eq!(
+            config.database.get_connect_timeout(),
+            Some(&Duration::from_secs(5))
+        );
+    }
+
+    #[test]
+    fn every_setting_can_be_overridden() {
+        let config = load(&[
+            (
+                "DATABASE_URL",
+                "postgres://u:p@db.example.com/app?sslmode=require&connect_timeout=2",
+            ),
+            ("JWT_SECRET", SECRET),
+            ("JWT_ISSUER", "https://auth.example.com"),
+            ("JWT_AUDIENCE", "web"),
+            ("JWT_TTL_SECONDS", "900"),
+            ("BCRYPT_COST", "10"),
+        ])
+        .unwrap();
+        assert_eq!(config.tokens.issuer, "https://auth.example.com");
+        assert_eq!(config.tokens.audience, "web");
+        assert_eq!(config.tokens.ttl_seconds, 900);
+        assert_eq!(config.bcrypt_cost, 10);
+        assert_eq!(config.database.get_ssl_mode(), SslMode::Require);
+        assert_eq!(
+            config.database.get_connect_timeout(),
+            Some(&Duration::from_secs(2))
+        );
+    }
+
+    #[test]
+    fn a_short_jwt_secret_refuses_to_start_with_a_clear_message() {
+        let message = error(&[
+            ("DATABASE_URL", "postgres://localhost/app"),
+            ("JWT_SECRET", "short"),
+        ]);
+        assert!(
+            message.contains("JWT_SECRET is invalid: must be at least 32 bytes (it has 5)"),
+            "{message}"
+        );
+        let message = error(&[
+            ("DATABASE_URL", "postgres://localhost/app"),
+            ("JWT_SECRET", "s3cr3t-value"),
+        ]);
+        assert!(
+            !message.contains("s3cr3t-value"),
+            "the message leaks the secret: {message}"
+        );
+    }
+
+    #[test]
+    fn missing_variables_are_named() {
+        assert_eq!(error(&[("JWT_SECRET", SECRET)]), "DATABASE_URL is not set");
+        assert_eq!(
+            error(&[("DATABASE_URL", "postgres://localhost/app")]),
+            "JWT_SECRET is not set"
+        );
+        assert_eq!(
+            error(&[("DATABASE_URL", "  "), ("JWT_SECRET", SECRET)]),
+            "DATABASE_URL is not set"
+        );
+    }
+
+    #[test]
+    fn a_bad_database_url_does_not_echo_its_password() {
+        let message = error(&[
+            ("DATABASE_URL", "postgres://u:hunter2@host:notaport/db"),
+            ("JWT_SECRET", SECRET),
+        ]);
+        assert!(message.starts_with("DATABASE_URL is invalid"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_refused() {
+        for (name, value) in [
+            ("BCRYPT_COST", "3"),
+            ("BCRYPT_COST", "32"),
+            ("BCRYPT_COST", "twelve"),
+            ("JWT_TTL_SECONDS", "0"),
+            ("JWT_TTL_SECONDS", "-5"),
+        ] {
+            let message = error(&[
+                ("DATABASE_URL", "postgres://localhost/app"),
+                ("JWT_SECRET", SECRET),
+                (name, value),
+            ]);
+            assert!(
+                message.starts_with(&format!("{name} is invalid")),
+                "{message}"
+            );
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! `POST /api/tasks` `{"title", "description"?, "completed"?}` → 201 Task.
+
+use std::convert::Infallible;
+
+use serde::Deserialize;
+
+use crate::App;
+use crate::auth::task_owner;
+use crate::error::{Error, Result};
+use crate::http::{Body, Method, Request, Response, StatusCode, json, json_body, respond};
+use crate::tasks::{self, NewTask, TaskDescription, TaskTitle};
+use crate::validation::{FieldErrors, required};
+
+#[derive(Deserialize)]
+struct CreateBody {
+    title: Option<String>,
+    description: Option<String>,
+    completed: Option<bool>,
+}
+
+pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
+    respond(req, &[Method::POST], |req| create(app, req)).await
+}
+
+async fn create(app: &App, req: Request) -> Result<Response<Body>> {
+    let owner = task_owner(&app.tokens, &req)?;
+    let body: CreateBody = json_body(&req)?;
+    let mut errors = FieldErrors::default();
+    let title = errors.check(
+        "title",
+        required(body.title).and_then(|t| TaskTitle::parse(&t)),
+    );
+    let description = errors.check(
+        "description",
+        TaskDescription::parse(body.description.as_deref()),
+    );
+    let (Some(title), Some(description)) = (title, description) else {
+        return Err(Error::Validation(errors));
+    };
+    let new = NewTask {
+        title,
+        description,
+        completed: body.completed.unwrap_or(false),
+    };
+
+    let task = tasks::create(&app.db, owner, &new).await?;
+    json(StatusCode::CREATED, &task)
+}

@@ -1,0 +1,23 @@
+//! `GET /api/auth/me` → 200 `{"user"}`: how the frontend restores a session from its token.
+
+use std::convert::Infallible;
+
+use serde_json::json;
+
+use crate::App;
+use crate::auth::authenticate;
+use crate::error::{Error, Result};
+use crate::http::{Body, Method, Request, Response, StatusCode, json, respond};
+use crate::users;
+
+pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
+    respond(req, &[Method::GET], |req| me(app, req)).await
+}
+
+async fn me(app: &App, req: Request) -> Result<Response<Body>> {
+    let id = authenticate(&app.tokens, &req)?;
+    let user = users::find(&app.db, id)
+        .await?
+        .ok_or(Error::invalid_token("the account no longer exists"))?;
+    json(StatusCode::OK, &json!({ "user": user }))
+}

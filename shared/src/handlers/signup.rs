@@ -1,0 +1,40 @@
+//! `POST /api/auth/signup` `{"email", "password", "name"?}` → 201 session.
+
+use std::convert::Infallible;
+
+use serde::Deserialize;
+
+use crate::App;
+use crate::error::{Error, Result};
+use crate::http::{Body, Method, Request, Response, StatusCode, json_body, respond};
+use crate::users::{self, DisplayName, Email, NewPassword};
+use crate::validation::{FieldErrors, required};
+
+#[derive(Deserialize)]
+struct SignupBody {
+    email: Option<String>,
+    password: Option<String>,
+    name: Option<String>,
+}
+
+pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
+    respond(req, &[Method::POST], |req| signup(app, req)).await
+}
+
+async fn signup(app: &App, req: Request) -> Result<Response<Body>> {
+    let body: SignupBody = json_body(&req)?;
+    let mut errors = FieldErrors::default();
+    let email = errors.check("email", required(body.email).and_then(|e| Email::parse(&e)));
+    let password = errors.check(
+        "password",
+        required(body.password).and_then(NewPassword::parse),
+    );
+    let name = errors.check("name", DisplayName::parse(body.name.as_deref()));
+    let (Some(email), Some(password), Some(name)) = (email, password, name) else {
+        return Err(Error::Validation(errors));
+    };
+
+    let hash = app.passwords.hash(password.secret()).await?;
+    let user = users::create(&app.db, &email, &name, &hash).await?;
+    super::session(app, user, StatusCode::CREATED)
+}

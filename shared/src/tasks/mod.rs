@@ -1,0 +1,224 @@
+//! Tasks: the `Task` the API shows, and one SQL statement per operation. Every statement names
+//! the owner in its `WHERE`, so another user's task is simply not found and never touched.
+
+mod fields;
+mod list;
+
+pub use fields::{TaskDescription, TaskId, TaskTitle};
+pub use list::{Cursor, ListQuery, Order, Sort, Status};
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+use tokio_postgres::types::Type;
+use uuid::Uuid;
+
+use crate::db::{Db, Param};
+use crate::error::Result;
+
+const COLUMNS: &str = "id, user_id, title, description, completed, created_at, updated_at";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Task {
+    pub id: i64,
+    pub user_id: Uuid,
+    pub title: String,
+    pub description: Option<String>,
+    pub completed: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl Task {
+    fn from_row(row: &Row) -> Result<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            user_id: row.try_get("user_id")?,
+            title: row.try_get("title")?,
+            description: row.try_get("description")?,
+            completed: row.try_get("completed")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+}
+
+/// A validated new task.
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub title: TaskTitle,
+    pub description: TaskDescription,
+    pub completed: bool,
+}
+
+/// A validated change: `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct TaskChanges {
+    pub title: Option<TaskTitle>,
+    pub description: Option<TaskDescription>,
+    pub completed: Option<bool>,
+}
+
+/// One page of a listing.
+#[derive(Debug, Serialize)]
+pub struct Page {
+    pub tasks: Vec<Task>,
+    pub next_cursor: Option<String>,
+}
+
+async fn one(db: &Db, sql: &str, params: &[Param<'_>]) -> Result<Option<Task>> {
+    db.query_opt(sql, params)
+        .await?
+        .as_ref()
+        .map(Task::from_row)
+        .transpose()
+}
+
+pub async fn create(db: &Db, owner: Uuid, task: &NewTask) -> Result<Task> {
+    let sql = format!(
+        "INSERT INTO tasks (user_id, title, description, completed) VALUES ($1, $2, $3, $4)
+         RETURNING {COLUMNS}"
+    );
+    let created = one(
+        db,
+        &sql,
+        &[
+            (&owner, Type::UUID),
+            (&task.title.as_str(), Type::TEXT),
+            (&task.description.as_deref(), Type::TEXT),
+            (&task.completed, Type::BOOL),
+        ],
+    )
+    .await?;
+    created.ok_or_else(|| crate::Error::Internal("INSERT … RETURNING gave no row".into()))
+}
+
+pub async fn get(db: &Db, owner: Uuid, id: TaskId) -> Result<Option<Task>> {
+    let sql = format!("SELECT {COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2");
+    one(db, &sql, &[(&id.get(), Type::INT8), (&owner, Type::UUID)]).await
+}
+
+/// Applies the given changes in one statement; `updated_at` moves on every change.
+pub async fn update(
+    db: &Db,
+    owner: Uuid,
+    id: TaskId,
+    changes: &TaskChanges,
+) -> Result<Option<Task>> {
+    let sql = format!(
+        "UPDATE tasks SET
+             title = COALESCE($3, title),
+             description = CASE WHEN $4 THEN $5 ELSE description END,
+             completed = COALESCE($6, completed),
+             updated_at = now()
+         WHERE id = $1 AND user_id = $2
+         RETURNING {COLUMNS}"
+    );
+    let title = changes.title.as_ref().map(TaskTitle::as_str);
+    let set_description = changes.description.is_some();
+    let description = changes
+        .description
+        .as_ref()
+        .and_then(TaskDescription::as_deref);
+    one(
+        db,
+        &sql,
+        &[
+            (&id.get(), Type::INT8),
+            (&owner, Type::UUID),
+            (&title, Type::TEXT),
+            (&set_description, Type::BOOL),
+            (&description, Type::TEXT),
+            (&changes.completed, Type::BOOL),
+        ],
+    )
+    .await
+}
+
+/// Flips `completed`, or sets it when `to` is given, atomically: the new value is computed by the
+/// row update itself, so concurrent toggles serialise on the row lock and none is lost.
+pub async fn toggle(db: &Db, owner: Uuid, id: TaskId, to: Option<bool>) -> Result<Option<Task>> {
+    let sql = format!(
+        "UPDATE tasks SET completed = COALESCE($3, NOT completed), updated_at = now()
+         WHERE id = $1 AND user_id = $2
+         RETURNING {COLUMNS}"
+    );
+    one(
+        db,
+        &sql,
+        &[
+            (&id.get(), Type::INT8),
+            (&owner, Type::UUID),
+            (&to, Type::BOOL),
+        ],
+    )
+    .await
+}
+
+/// Whether a task of this owner was deleted.
+pub async fn delete(db: &Db, owner: Uuid, id: TaskId) -> Result<bool> {
+    let deleted = db
+        .query_opt(
+            "DELETE FROM tasks WHERE id = $1 AND user_id = $2 RETURNING id",
+            &[(&id.get(), Type::INT8), (&owner, Type::UUID)],
+        )
+        .await?;
+    Ok(deleted.is_some())
+}
+
+/// One page of the owner's tasks, by keyset: the page after the cursor, in one index range scan.
+pub async fn list(db: &Db, owner: Uuid, query: &ListQuery) -> Result<Page> {
+    let column = query.sort.column();
+    let (direction, after) = match query.order {
+        Order::Asc => ("ASC", ">"),
+        Order::Desc => ("DESC", "<"),
+    };
+    let completed = query.status.completed();
+    let cursor_key: Option<Param<'_>> = query.after.as_ref().map(|c| match &c.key {
+        list::CursorKey::Time(t) => (
+            t as &(dyn tokio_postgres::types::ToSql + Sync),
+            Type::TIMESTAMPTZ,
+        ),
+        list::CursorKey::Text(s) => (s as &(dyn tokio_postgres::types::ToSql + Sync), Type::TEXT),
+    });
+    // One more row than asked tells whether there is a next page.
+    let fetch = query.limit + 1;
+
+    let mut sql = format!("SELECT {COLUMNS} FROM tasks WHERE user_id = $1");
+    let mut params: Vec<Param<'_>> = vec![(&owner, Type::UUID)];
+    if let Some(completed) = &completed {
+        params.push((completed, Type::BOOL));
+        sql += &format!(" AND completed = ${}", params.len());
+    }
+    if let (Some(key), Some(cursor)) = (cursor_key, &query.after) {
+        params.push(key);
+        params.push((&cursor.id, Type::INT8));
+        sql += &format!(
+            " AND ({column}, id) {after} (${}, ${})",
+            params.len() - 1,
+            params.len()
+        );
+    }
+    params.push((&fetch, Type::INT8));
+    sql += &format!(
+        " ORDER BY {column} {direction}, id {direction} LIMIT ${}",
+        params.len()
+    );
+
+    let rows = db.query(&sql, &params).await?;
+    let mut tasks = rows
+        .iter()
+        .map(Task::from_row)
+        .collect::<Result<Vec<_>>>()?;
+    let next_cursor = if tasks.len() as i64 > query.limit {
+        tasks.truncate(query.limit as usize);
+        tasks
+            .last()
+            .map(|last| Cursor::after(last, query.sort).encode(query.sort, query.order))
+    } else {
+        None
+    };
+    Ok(Page { tasks, next_cursor })
+}
