@@ -14,7 +14,7 @@ pub enum AuthFailure {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("request body is not a valid JSON object: {0}")]
+    #[error("{0}")]
     InvalidJson(String),
     #[error("{}", match .0 { AuthFailure::Missing => "authentication required: send Authorization: Bearer <token>", AuthFailure::Invalid(_) => "the access token is invalid or has expired" })]
     Unauthorized(AuthFailure),

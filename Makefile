@@ -1,0 +1,20 @@
+# The README's verbs. Each is a script in scripts/, so CI and people run the same thing.
+.PHONY: dev test migrate db-start db-stop
+
+## Run the whole API locally at http://127.0.0.1:9000 (a private PostgreSQL if DATABASE_URL is unset).
+dev:
+	scripts/dev.sh
+
+## Run every check CI runs: fmt, clippy, unit, integration and end-to-end tests.
+test:
+	scripts/test.sh
+
+## Apply migrations/ to the database in DATABASE_URL (local or Neon).
+migrate:
+	cargo run -q -p shared --bin migrate
+
+## Start or stop the private PostgreSQL in .local/ by hand.
+db-start:
+	@scripts/local-db.sh start
+db-stop:
+	@scripts/local-db.sh stop

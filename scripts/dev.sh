@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# `make dev`: the whole API at http://127.0.0.1:${PORT:-9000}, with the routes of API Gateway.
+# Without DATABASE_URL it starts a private PostgreSQL in .local/ and stops it on exit (Ctrl-C).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+. scripts/tools.sh
+ensure_cargo_lambda
+
+if [ -z "${DATABASE_URL:-}" ]; then
+  DATABASE_URL=$(scripts/local-db.sh start)
+  trap 'scripts/local-db.sh stop' EXIT
+  echo "dev: private PostgreSQL at $DATABASE_URL" >&2
+fi
+if [ -z "${JWT_SECRET:-}" ]; then
+  JWT_SECRET="development-only-secret-do-not-use-in-production"
+  echo "dev: WARNING: JWT_SECRET is not set; using an insecure development secret" >&2
+fi
+export DATABASE_URL JWT_SECRET
+
+cargo run -q -p shared --bin migrate
+echo "dev: serving the API at http://127.0.0.1:${PORT:-9000} (Ctrl-C stops everything)" >&2
+cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "${PORT:-9000}"

@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""End-to-end test: drives the API over HTTP, as the frontend does, through `cargo lambda watch`.
+
+Usage: scripts/e2e.py http://127.0.0.1:9000  (standard library only)
+"""
+import json
+import sys
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.request
+import uuid
+
+BASE = sys.argv.pop(1) if len(sys.argv) > 1 else "http://127.0.0.1:9000"
+PASSWORD = "correct horse battery"
+
+
+def request(method, path, body=None, token=None, headers=None, raw=None):
+    """Returns (status, headers, parsed JSON or None)."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(BASE + path, data=data, method=method)
+    if body is not None:
+        req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    for name, value in (headers or {}).items():
+        req.add_header(name, value)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            status, resp_headers, text = resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as err:
+        status, resp_headers, text = err.code, err.headers, err.read()
+    return status, resp_headers, (json.loads(text) if text else None)
+
+
+def wait_until_up(deadline_s=300):
+    """The first request to each function waits for `cargo run`; poll until all answer."""
+    start = time.time()
+    for path, method in [("/api/auth/me", "GET"), ("/api/auth/signup", "POST"), ("/api/auth/signin", "POST"),
+                         ("/api/tasks", "GET"), ("/api/tasks", "POST"), ("/api/tasks/1", "GET"),
+                         ("/api/tasks/1", "PUT"), ("/api/tasks/1", "DELETE"), ("/api/tasks/1/complete", "PATCH")]:
+        while True:
+            try:
+                status, _, body = request(method, path)
+                if body and "error" in body:
+                    break
+            except (urllib.error.URLError, ConnectionError, json.JSONDecodeError):
+                pass
+            if time.time() - start > deadline_s:
+                raise SystemExit(f"e2e: {method} {path} did not answer within {deadline_s}s")
+            time.sleep(0.5)
+
+
+def signup(name=None):
+    email = f"e2e-{uuid.uuid4().hex}@example.com"
+    status, _, body = request("POST", "/api/auth/signup", {"email": email, "password": PASSWORD, "name": name})
+    assert status == 201, body
+    return email, body["user"]["id"], body["token"]
+
+
+class Api(unittest.TestCase):
+    def assertError(self, result, status, code):
+        got, headers, body = result
+        self.assertEqual(got, status, body)
+        self.assertEqual(body["error"]["code"], code, body)
+        self.assertTrue(body["error"]["message"])
+        return headers, body
+
+    def test_a_new_user_signs_up_signs_in_and_restores_the_session(self):
+        email, user_id, token = signup("Ada")
+        status, _, body = request("POST", "/api/auth/signin", {"email": email.upper(), "password": PASSWORD})
+        self.assertEqual(status, 200)
+        self.assertEqual(body["user"]["id"], user_id)
+        self.assertEqual(body["token_type"], "Bearer")
+        status, _, me = request("GET", "/api/auth/me", token=body["token"])
+        self.assertEqual((status, me["user"]["name"]), (200, "Ada"))
+        self.assertNotIn("password_hash", json.dumps(me))
+
+    def test_auth_errors_follow_the_contract(self):
+        email, _, _ = signup()
+        self.assertError(request("POST", "/api/auth/signup", {"email": email, "password": PASSWORD}), 409, "email_taken")
+        headers, _ = self.assertError(request("POST", "/api/auth/signin", {"email": email, "password": "wrong password"}), 401, "invalid_credentials")
+        self.assertEqual(headers["WWW-Authenticate"], "Bearer")
+        self.assertError(request("POST", "/api/auth/signin", {"email": "nobody-" + email, "password": PASSWORD}), 401, "invalid_credentials")
+        _, body = self.assertError(request("POST", "/api/auth/signup", {"email": "nope", "password": "short"}), 422, "validation_failed")
+        self.assertEqual(sorted(body["error"]["details"]), ["email", "password"])
+        headers, _ = self.assertError(request("GET", "/api/auth/me"), 401, "unauthorized")
+        self.assertEqual(headers["WWW-Authenticate"], "Bearer")
+        headers, _ = self.assertError(request("GET", "/api/auth/me", token="not.a.token"), 401, "unauthorized")
+        self.assertEqual(headers["WWW-Authenticate"], 'Bearer error="invalid_token"')
+
+    def test_the_five_task_features_work_on_both_path_forms(self):
+        _, user_id, token = signup()
+        for base in ["/api/tasks", f"/api/{user_id}/tasks"]:
+            status, _, task = request("POST", base, {"title": "Buy milk", "description": "2 litres"}, token)
+            self.assertEqual(status, 201, task)
+            tid = task["id"]
+            status, _, listed = request("GET", base, token=token)
+            self.assertEqual(status, 200)
+            self.assertIn(tid, [t["id"] for t in listed["tasks"]])
+            status, _, got = request("GET", f"{base}/{tid}", token=token)
+            self.assertEqual((status, got), (200, task))
+            status, _, updated = request("PUT", f"{base}/{tid}", {"title": "Buy oat milk", "description": None}, token)
+            self.assertEqual((status, updated["title"], updated["description"]), (200, "Buy oat milk", None))
+            status, _, patched = request("PATCH", f"{base}/{tid}", {"description": "1 litre"}, token)
+            self.assertEqual((status, patched["description"]), (200, "1 litre"))
+            status, _, toggled = request("PATCH", f"{base}/{tid}/complete", token=token)
+            self.assertEqual((status, toggled["completed"]), (200, True))
+            status, _, toggled = request("PATCH", f"{base}/{tid}/complete", {"completed": True}, token)
+            self.assertEqual((status, toggled["completed"]), (200, True))
+            status, _, body = request("DELETE", f"{base}/{tid}", token=token)
+            self.assertEqual((status, body), (204, None))
+            self.assertError(request("GET", f"{base}/{tid}", token=token), 404, "not_found")
+
+    def test_another_users_tasks_are_invisible_and_untouchable(self):
+        _, owner_id, owner = signup()
+        _, _, intruder = signup()
+        _, _, task = request("POST", "/api/tasks", {"title": "Private"}, owner)
+        tid = task["id"]
+        self.assertError(request("GET", f"/api/tasks/{tid}", token=intruder), 404, "not_found")
+        self.assertError(request("PUT", f"/api/tasks/{tid}", {"title": "Mine now"}, intruder), 404, "not_found")
+        self.assertError(request("PATCH", f"/api/tasks/{tid}/complete", token=intruder), 404, "not_found")
+        self.assertError(request("DELETE", f"/api/tasks/{tid}", token=intruder), 404, "not_found")
+        self.assertError(request("GET", f"/api/{owner_id}/tasks", token=intruder), 403, "forbidden")
+        self.assertError(request("DELETE", f"/api/{owner_id}/tasks/{tid}", token=intruder), 403, "forbidden")
+        _, _, listed = request("GET", "/api/tasks", token=intruder)
+        self.assertEqual(listed["tasks"], [])
+        status, _, still = request("GET", f"/api/tasks/{tid}", token=owner)
+        self.assertEqual((status, still), (200, task))
+
+    def test_bad_input_gets_the_contract_errors(self):
+        _, _, token = signup()
+        self.assertError(request("POST", "/api/tasks", token=token, raw=b"{oops", headers={"Content-Type": "application/json"}), 400, "invalid_json")
+        self.assertError(request("POST", "/api/tasks", token=token, raw=b"[1,2]", headers={"Content-Type": "application/json"}), 400, "invalid_json")
+        self.assertError(request("POST", "/api/tasks", token=token, raw=b"title=x", headers={"Content-Type": "text/plain"}), 415, "unsupported_media_type")
+        self.assertError(request("POST", "/api/tasks", {"title": "x", "pad": "x" * 17000}, token), 413, "payload_too_large")
+        self.assertError(request("POST", "/api/tasks", {"title": " "}, token), 422, "validation_failed")
+        self.assertError(request("GET", "/api/tasks?limit=0", token=token), 422, "validation_failed")
+        self.assertError(request("GET", "/api/tasks?cursor=bogus", token=token), 422, "validation_failed")
+        self.assertError(request("GET", "/api/tasks/not-a-number", token=token), 404, "not_found")
+        self.assertError(request("PUT", "/api/tasks/1", {}, token), 422, "validation_failed")
+
+    def test_pages_follow_next_cursor_to_the_end(self):
+        _, _, token = signup()
+        for i in range(5):
+            request("POST", "/api/tasks", {"title": f"task {i}", "completed": i % 2 == 0}, token)
+        seen, cursor = [], None
+        while True:
+            path = "/api/tasks?limit=2&sort=title&order=asc" + (f"&cursor={cursor}" if cursor else "")
+            status, _, page = request("GET", path, token=token)
+            self.assertEqual(status, 200, page)
+            seen += [t["title"] for t in page["tasks"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        self.assertEqual(seen, [f"task {i}" for i in range(5)])
+        _, _, pending = request("GET", "/api/tasks?status=pending", token=token)
+        self.assertEqual(sorted(t["title"] for t in pending["tasks"]), ["task 1", "task 3"])
+
+    def test_concurrent_toggles_are_never_lost(self):
+        _, _, token = signup()
+        _, _, task = request("POST", "/api/tasks", {"title": "Race"}, token)
+        statuses = []
+
+        def flip():
+            for _ in range(5):
+                statuses.append(request("PATCH", f"/api/tasks/{task['id']}/complete", token=token)[0])
+
+        threads = [threading.Thread(target=flip) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(statuses, [200] * 20)
+        _, _, after = request("GET", f"/api/tasks/{task['id']}", token=token)
+        self.assertFalse(after["completed"], "20 flips leave it as it was")
+
+
+if __name__ == "__main__":
+    wait_until_up()
+    unittest.main(verbosity=2)

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `make test`: every check CI runs, on a fresh machine. Installs what it needs, starts a private
+# PostgreSQL unless DATABASE_URL is set, and drives the API over HTTP through `cargo lambda watch`.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+. scripts/tools.sh
+
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "format and lint"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tools and database"
+ensure_cargo_lambda
+started_db="" watch_pid=""
+cleanup() {
+  if [ -n "$watch_pid" ]; then kill -- "-$watch_pid" 2>/dev/null || true; wait "$watch_pid" 2>/dev/null || true; fi
+  if [ -n "$started_db" ]; then scripts/local-db.sh stop; fi
+}
+trap cleanup EXIT
+if [ -z "${DATABASE_URL:-}" ]; then
+  DATABASE_URL=$(scripts/local-db.sh start)
+  started_db=1
+fi
+export DATABASE_URL
+cargo run -q --locked -p shared --bin migrate
+
+step "unit and integration tests (handlers in-process, real PostgreSQL)"
+cargo test --workspace --locked
+
+step "end to end over HTTP through cargo lambda watch"
+cargo build --workspace --locked --bins
+port=${E2E_PORT:-9123}
+log="$root/target/e2e-watch.log"
+JWT_SECRET="end-to-end-tests-secret-of-at-least-32-bytes" BCRYPT_COST=4 \
+  setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" >"$log" 2>&1 &
+watch_pid=$!
+if ! python3 scripts/e2e.py "http://127.0.0.1:$port"; then
+  echo "--- cargo lambda watch log (last 60 lines)" >&2
+  tail -n 60 "$log" >&2
+  exit 1
+fi

@@ -1,0 +1,157 @@
+//! The connection under faults, TLS set-up, and migrations, against the real PostgreSQL.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use shared::App;
+use shared::handlers::{list, me};
+use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use uuid::Uuid;
+
+async fn list_status(app: &App, account: &Account) -> StatusCode {
+    let req = call(Method::GET, "/api/tasks")
+        .token(&account.token)
+        .build();
+    let Ok(response) = list::handle(app, req).await;
+    response.status()
+}
+
+async fn backend_pids(application_name: &str) -> Vec<i32> {
+    let admin = shared::db::Db::new(config().database)
+        .unwrap()
+        .dedicated_client()
+        .await
+        .unwrap();
+    admin
+        .query(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
+            &[&application_name],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_connection_closed_by_the_server_is_replaced_and_the_request_still_succeeds() {
+    let name = format!("reconnect-{}", Uuid::new_v4().simple());
+    let mut settings = config();
+    settings.database.application_name(&name);
+    let app = App::new(&settings).unwrap();
+    let account = signup(&app).await;
+    assert_eq!(list_status(&app, &account).await, StatusCode::OK);
+    let before = backend_pids(&name).await;
+    assert_eq!(before.len(), 1, "one connection per execution environment");
+
+    // What Neon does to an idle compute's connections when it suspends.
+    let admin = shared::db::Db::new(config().database)
+        .unwrap()
+        .dedicated_client()
+        .await
+        .unwrap();
+    admin
+        .execute("SELECT pg_terminate_backend($1)", &[&before[0]])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    assert_eq!(list_status(&app, &account).await, StatusCode::OK);
+    let after = backend_pids(&name).await;
+    assert_eq!(after.len(), 1);
+    assert_ne!(after, before, "a new connection serves the request");
+}
+
+#[tokio::test]
+async fn an_unreachable_database_answers_503_quickly_without_details() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let mut settings = config();
+    settings.database = format!(
+        "postgres://nobody:secret@127.0.0.1:{closed_port}/none?sslmode=disable&connect_timeout=2"
+    )
+    .parse()
+    .unwrap();
+    let app = App::new(&settings).unwrap();
+    let token = app.tokens.issue(Uuid::new_v4()).unwrap().token;
+
+    let started = Instant::now();
+    let req = call(Method::GET, "/api/auth/me").token(&token).build();
+    let Ok(response) = me::handle(&app, req).await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let body = assert_error(response, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    let text = body.to_string();
+    for leak in [
+        "127.0.0.1",
+        "secret",
+        "nobody",
+        "refused",
+        &closed_port.to_string(),
+    ] {
+        assert!(!text.contains(leak), "{leak} leaked: {text}");
+    }
+}
+
+#[tokio::test]
+async fn sslmode_require_negotiates_tls_and_sends_the_host_name_as_sni() {
+    // A fake server: answers the SSLRequest with 'S' and keeps the TLS ClientHello.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut ssl_request = [0u8; 8];
+        socket.read_exact(&mut ssl_request).await.unwrap();
+        socket.write_all(b"S").await.unwrap();
+        let mut hello = vec![0u8; 4096];
+        let n = socket.read(&mut hello).await.unwrap();
+        hello.truncate(n);
+        (ssl_request, hello)
+    });
+    let mut settings = config();
+    settings.database =
+        format!("postgres://u:p@localhost:{port}/db?sslmode=require&connect_timeout=2")
+            .parse()
+            .unwrap();
+    let db = shared::db::Db::new(settings.database).unwrap();
+    assert!(
+        db.dedicated_client().await.is_err(),
+        "the fake server speaks no TLS"
+    );
+
+    let (ssl_request, hello) = server.await.unwrap();
+    assert_eq!(
+        ssl_request,
+        [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f],
+        "PostgreSQL SSLRequest"
+    );
+    assert_eq!(hello[0], 0x16, "a TLS handshake record");
+    assert!(
+        hello.windows(b"localhost".len()).any(|w| w == b"localhost"),
+        "SNI names the host"
+    );
+}
+
+#[tokio::test]
+async fn migrations_are_recorded_and_running_them_again_applies_nothing() {
+    let _ = app(); // migrates once for this test binary
+    let db = shared::db::Db::new(config().database).unwrap();
+    let mut client = db.dedicated_client().await.unwrap();
+    assert_eq!(
+        shared::migrate::run(&mut client).await.unwrap(),
+        Vec::<String>::new()
+    );
+    let recorded: i64 = client
+        .query_one(
+            "SELECT count(*) FROM refinery_schema_history WHERE name = 'users_and_tasks'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(recorded, 1);
+}

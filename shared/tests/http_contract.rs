@@ -1,0 +1,284 @@
+//! The contract's conventions on the wire: JSON bodies and their failures, error bodies, and the
+//! API Gateway HTTP API (v2) fixtures in `events/` going through the handlers.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use lambda_http::{Body, Response};
+use shared::App;
+use shared::handlers::{create, delete, get, list, me, signin, signup, toggle, update};
+use support::*;
+
+async fn create_with(app: &App, req: Call) -> Response<Body> {
+    let Ok(response) = create::handle(app, req.build()).await;
+    response
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_400_invalid_json() {
+    let app = app();
+    let account = signup(&app).await;
+    for raw in ["{", "title=x", "{\"title\": \"x\",}", "\u{feff}{}", "nul\0"] {
+        let req = call(Method::POST, "/api/tasks")
+            .token(&account.token)
+            .header("content-type", "application/json")
+            .raw(raw);
+        assert_error(
+            create_with(&app, req).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_json_body_that_is_not_an_object_is_400_invalid_json() {
+    let app = app();
+    let account = signup(&app).await;
+    for raw in ["[]", "[\"title\"]", "\"title\"", "42", "null", "true"] {
+        let req = call(Method::POST, "/api/tasks")
+            .token(&account.token)
+            .header("content-type", "application/json")
+            .raw(raw);
+        let body = assert_error(
+            create_with(&app, req).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        );
+        assert_eq!(
+            body["error"]["message"],
+            "request body must be a JSON object"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_empty_body_where_one_is_required_is_400() {
+    let app = app();
+    let account = signup(&app).await;
+    let req = call(Method::POST, "/api/tasks")
+        .token(&account.token)
+        .header("content-type", "application/json");
+    assert_error(
+        create_with(&app, req).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+    );
+}
+
+#[tokio::test]
+async fn a_declared_content_type_other_than_json_is_415() {
+    let app = app();
+    let account = signup(&app).await;
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/jsonx",
+    ] {
+        let req = call(Method::POST, "/api/tasks")
+            .token(&account.token)
+            .header("content-type", content_type)
+            .raw(r#"{"title":"x"}"#);
+        assert_error(
+            create_with(&app, req).await,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        );
+    }
+}
+
+#[tokio::test]
+async fn json_with_any_charset_or_case_or_no_content_type_is_accepted() {
+    let app = app();
+    let account = signup(&app).await;
+    for content_type in [
+        Some("application/json; charset=utf-8"),
+        Some("Application/JSON"),
+        None,
+    ] {
+        let mut req = call(Method::POST, "/api/tasks")
+            .token(&account.token)
+            .raw(r#"{"title":"x"}"#);
+        if let Some(content_type) = content_type {
+            req = req.header("content-type", content_type);
+        }
+        assert_eq!(
+            create_with(&app, req).await.status(),
+            StatusCode::CREATED,
+            "{content_type:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_body_over_16_kib_is_413_and_writes_nothing() {
+    let app = app();
+    let account = signup(&app).await;
+    let padding = "x".repeat(shared::http::MAX_BODY_BYTES);
+    let req = call(Method::POST, "/api/tasks")
+        .token(&account.token)
+        .json(json!({"title": "big", "padding": padding}));
+    assert_error(
+        create_with(&app, req).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    );
+
+    // Just under the limit is fine: unknown fields are ignored.
+    let padding = "x".repeat(shared::http::MAX_BODY_BYTES - 40);
+    let req = call(Method::POST, "/api/tasks")
+        .token(&account.token)
+        .json(json!({"title": "fits", "padding": padding}));
+    assert_eq!(create_with(&app, req).await.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn validation_errors_carry_a_message_and_details_per_field() {
+    let app = app();
+    let account = signup(&app).await;
+    let req = call(Method::POST, "/api/tasks")
+        .token(&account.token)
+        .json(json!({"title": ""}));
+    let body = assert_error(
+        create_with(&app, req).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    assert_eq!(
+        body,
+        json!({"error": {"code": "validation_failed", "message": "title must be 1 to 200 characters",
+                         "details": {"title": "must be 1 to 200 characters"}}})
+    );
+}
+
+#[tokio::test]
+async fn errors_without_failed_fields_have_no_details() {
+    let app = app();
+    let Ok(response) = me::handle(&app, call(Method::GET, "/api/auth/me").build()).await;
+    let body = assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized");
+    assert!(body["error"].get("details").is_none());
+}
+
+/// A fixture from `events/` with its placeholders filled in.
+fn fixture(name: &str, replacements: &[(&str, &str)]) -> lambda_http::Request {
+    let path = format!("{}/../events/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    for (from, to) in replacements {
+        text = text.replace(from, to);
+    }
+    lambda_http::request::from_str(&text).unwrap()
+}
+
+const FIXTURE_USER: &str = "00000000-0000-4000-8000-000000000001";
+
+#[tokio::test]
+async fn the_event_fixtures_drive_every_function_end_to_end() {
+    let app = app();
+    let email = unique_email();
+    let with_email = [("ada@example.com", email.as_str())];
+
+    let Ok(response) = signup::handle(&app, fixture("signup", &with_email)).await;
+    let (status, session) = read(response);
+    assert_eq!(status, StatusCode::CREATED, "{session}");
+    let user_id = session["user"]["id"].as_str().unwrap().to_owned();
+
+    // signin.json carries its body base64-encoded, as API Gateway sends binary bodies.
+    let signin_event = std::fs::read_to_string(format!(
+        "{}/../events/signin.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    assert!(signin_event.contains("\"isBase64Encoded\": true"));
+    let body = serde_json::from_str::<serde_json::Value>(&signin_event).unwrap()["body"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let email_b64 = {
+        use base64::Engine;
+        let engine = base64::engine::general_purpose::STANDARD;
+        let decoded = String::from_utf8(engine.decode(&body).unwrap()).unwrap();
+        engine.encode(decoded.replace("ada@example.com", &email))
+    };
+    let Ok(response) = signin::handle(
+        &app,
+        fixture("signin", &[(body.as_str(), email_b64.as_str())]),
+    )
+    .await;
+    let (status, session) = read(response);
+    assert_eq!(status, StatusCode::OK, "{session}");
+    let token = session["token"].as_str().unwrap().to_owned();
+    let auth = [
+        ("REPLACE_WITH_TOKEN", token.as_str()),
+        (FIXTURE_USER, user_id.as_str()),
+    ];
+
+    let Ok(response) = me::handle(&app, fixture("me", &auth)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let Ok(response) = create::handle(&app, fixture("create", &auth)).await;
+    let (status, task) = read(response);
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(task["description"], "2 litres");
+    let Ok(response) = create::handle(&app, fixture("create-user-path", &auth)).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+
+    let id = task["id"].to_string();
+    let on_task = |name: &str| {
+        let path_id = [
+            ("REPLACE_WITH_TOKEN", token.as_str()),
+            ("\"id\": \"1\"", &*format!("\"id\": \"{id}\"")),
+            ("/api/tasks/1", &*format!("/api/tasks/{id}")),
+        ];
+        fixture(name, &path_id)
+    };
+    let Ok(response) = get::handle(&app, on_task("get")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let Ok(response) = update::handle(&app, on_task("update")).await;
+    let (status, updated) = read(response);
+    assert_eq!(
+        (status, updated["title"].as_str()),
+        (StatusCode::OK, Some("Buy oat milk"))
+    );
+    let Ok(response) = toggle::handle(&app, on_task("toggle")).await;
+    let (_, toggled) = read(response);
+    assert_eq!(
+        toggled["completed"], false,
+        "update set it, toggle flipped it back"
+    );
+
+    let Ok(response) = list::handle(&app, fixture("list", &auth)).await;
+    let (status, page) = read(response);
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        page["tasks"].as_array().unwrap().len(),
+        2,
+        "status=pending from the query string"
+    );
+    let Ok(response) = list::handle(&app, fixture("list-user-path", &auth)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let Ok(response) = delete::handle(&app, on_task("delete")).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn the_fixtures_as_committed_are_answered_by_the_contract() {
+    let app = app();
+    // With the placeholder token every protected fixture is a clean 401, never a failure.
+    for (name, handler) in [
+        ("me", "me"),
+        ("list", "list"),
+        ("get", "get"),
+        ("toggle", "toggle"),
+    ] {
+        let req = fixture(name, &[]);
+        let Ok(response) = match handler {
+            "me" => me::handle(&app, req).await,
+            "list" => list::handle(&app, req).await,
+            "get" => get::handle(&app, req).await,
+            _ => toggle::handle(&app, req).await,
+        };
+        assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+}
