@@ -34,11 +34,18 @@ step "end to end over HTTP through cargo lambda watch"
 cargo build --workspace --locked --bins
 port=${E2E_PORT:-9123}
 log="$root/target/e2e-watch.log"
-JWT_SECRET="end-to-end-tests-secret-of-at-least-32-bytes" BCRYPT_COST=4 \
+# At DEBUG, so the scan below also covers what only verbose logs would show.
+RUST_LOG=debug JWT_SECRET="end-to-end-tests-secret-of-at-least-32-bytes" BCRYPT_COST=4 \
   setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" >"$log" 2>&1 &
 watch_pid=$!
 if ! python3 scripts/e2e.py "http://127.0.0.1:$port"; then
   echo "--- cargo lambda watch log (last 60 lines)" >&2
   tail -n 60 "$log" >&2
+  exit 1
+fi
+
+step "no password, hash or token in the functions' logs"
+if grep -nE 'correct horse battery|eyJ[A-Za-z0-9_-]{8,}\.|\$2[aby]\$[0-9]{2}\$' "$log" | head -n 5 | grep .; then
+  echo "secrets found in $log" >&2
   exit 1
 fi

@@ -5,7 +5,7 @@ use shared::{App, handlers::toggle};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    shared::logging::init();
     let app = App::from_env().await?;
     run(service_fn(|req| toggle::handle(&app, req))).await
 }

@@ -40,7 +40,7 @@ where
         %method,
         path,
         status = response.status().as_u16(),
-        latency_ms = started.elapsed().as_secs_f64() * 1e3,
+        latency_us = started.elapsed().as_micros() as u64,
         "request"
     );
     Ok(response)
