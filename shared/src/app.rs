@@ -11,9 +11,13 @@ pub struct App {
 }
 
 impl App {
-    /// Reads the environment and connects; errors say which setting is wrong.
-    pub async fn from_env() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        let app = Self::new(&Config::from_env()?)?;
+    /// Reads the configuration (environment, then SSM) and connects. A configuration error is
+    /// logged in one line naming the setting or parameter, and the function does not start.
+    pub async fn load() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let config = Config::load()
+            .await
+            .inspect_err(|error| tracing::error!(%error, "configuration failed; not starting"))?;
+        let app = Self::new(&config)?;
         app.db.warm_up().await;
         Ok(app)
     }

@@ -1,11 +1,13 @@
-//! Settings read once per cold start, from the environment.
+//! Settings read once per cold start: from the environment, secrets possibly from SSM.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
 use secrecy::SecretString;
 
 use crate::auth::TokenSettings;
+use crate::secrets;
 
 /// HS256 keys shorter than the hash output are brute-forceable (RFC 7518 §3.2).
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -16,7 +18,8 @@ const DEFAULT_AUDIENCE: &str = "todo-app";
 /// A stuck network must not hold a function until its Lambda timeout.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-#[derive(Clone)]
+/// `Debug` shows no secret: tokio-postgres redacts the password, `SecretString` the JWT key.
+#[derive(Clone, Debug)]
 pub struct Config {
     pub database: tokio_postgres::Config,
     pub tokens: TokenSettings,
@@ -30,11 +33,38 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("{name} is invalid: {problem}")]
     Invalid { name: &'static str, problem: String },
+    #[error("SSM parameter {parameter} {problem}")]
+    Ssm { parameter: String, problem: String },
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    /// The environment, with the secrets it lacks read from SSM (see [`crate::secrets`]).
+    pub async fn load() -> Result<Self, ConfigError> {
+        Self::load_with(|name| std::env::var(name).ok(), secrets::client_from_env).await
+    }
+
+    /// Like [`Config::load`], from any source of variables; the SSM client is only built when a
+    /// secret has to come from SSM.
+    pub async fn load_with<F, Fut>(
+        get: impl Fn(&str) -> Option<String>,
+        ssm: F,
+    ) -> Result<Self, ConfigError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = aws_sdk_ssm::Client>,
+    {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let wanted: Vec<(&'static str, String)> = secrets::SOURCES
+            .iter()
+            .filter(|(setting, _)| get(setting).is_none())
+            .filter_map(|(setting, parameter)| get(parameter).map(|name| (*setting, name)))
+            .collect();
+        let fetched = if wanted.is_empty() {
+            HashMap::new()
+        } else {
+            secrets::fetch(&ssm().await, &wanted).await?
+        };
+        Self::from_lookup(|name| get(name).or_else(|| fetched.get(name).cloned()))
     }
 
     /// Builds the config from any source of variables (the environment, or a test's map).
@@ -121,8 +151,6 @@ fn parse_or<T: FromStr + PartialOrd + std::fmt::Display>(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use secrecy::ExposeSecret;
     use tokio_postgres::config::SslMode;
 

@@ -11,6 +11,7 @@ pub mod handlers;
 pub mod http;
 pub mod logging;
 pub mod migrate;
+pub mod secrets;
 pub mod tasks;
 pub mod users;
 pub mod validation;

@@ -6,6 +6,6 @@ use shared::{App, handlers::list};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::logging::init();
-    let app = App::from_env().await?;
+    let app = App::load().await?;
     run(service_fn(|req| list::handle(&app, req))).await
 }

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 const LEEWAY_SECONDS: u64 = 30;
 
 /// What it takes to issue and verify tokens; the secret is checked by `config`.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct TokenSettings {
     pub secret: SecretString,
     pub issuer: String,

@@ -1,0 +1,89 @@
+//! Secrets from SSM Parameter Store, read once per cold start for the settings the environment
+//! does not carry: `DATABASE_URL` from the parameter named in `DATABASE_URL_PARAMETER`, and
+//! `JWT_SECRET` from `JWT_SECRET_PARAMETER`. One `GetParameters` call, with decryption.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, ConfigLoader};
+use aws_sdk_ssm::Client;
+use aws_sdk_ssm::error::DisplayErrorContext;
+use aws_sdk_ssm::types::ParameterType;
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+
+use crate::config::ConfigError;
+
+/// Each secret setting and the variable that names its SSM parameter.
+pub const SOURCES: [(&str, &str); 2] = [
+    ("DATABASE_URL", "DATABASE_URL_PARAMETER"),
+    ("JWT_SECRET", "JWT_SECRET_PARAMETER"),
+];
+
+/// A client configured the usual way (`AWS_REGION`, the function role's credentials,
+/// `AWS_ENDPOINT_URL` for emulators).
+pub async fn client_from_env() -> Client {
+    client_with(aws_config::defaults(BehaviorVersion::latest())).await
+}
+
+/// A client from `loader` on our HTTP client, giving up within seconds when SSM is unreachable.
+pub async fn client_with(loader: ConfigLoader) -> Client {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(5))
+        .build();
+    let config = loader
+        .http_client(http)
+        .timeout_config(timeouts)
+        .load()
+        .await;
+    Client::new(&config)
+}
+
+/// Reads `wanted` (setting name, parameter name) and returns the values by setting name. Errors
+/// name the parameter and what is wrong with it, never a value.
+pub async fn fetch(
+    client: &Client,
+    wanted: &[(&'static str, String)],
+) -> Result<HashMap<&'static str, String>, ConfigError> {
+    let names: Vec<String> = wanted.iter().map(|(_, name)| name.clone()).collect();
+    let output = client
+        .get_parameters()
+        .set_names(Some(names.clone()))
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| ConfigError::Ssm {
+            parameter: names.join(", "),
+            problem: format!("cannot be read: {}", DisplayErrorContext(&e)),
+        })?;
+    if let Some(missing) = output.invalid_parameters().first() {
+        return Err(ConfigError::Ssm {
+            parameter: missing.clone(),
+            problem: "does not exist (or is in another region or account)".into(),
+        });
+    }
+    let mut values = HashMap::new();
+    for (setting, name) in wanted {
+        let parameter = output
+            .parameters()
+            .iter()
+            .find(|p| p.name() == Some(name.as_str()))
+            .ok_or_else(|| ConfigError::Ssm {
+                parameter: name.clone(),
+                problem: "was not returned by SSM".into(),
+            })?;
+        if parameter.r#type() != Some(&ParameterType::SecureString) {
+            return Err(ConfigError::Ssm {
+                parameter: name.clone(),
+                problem: "must be a SecureString (it holds a secret)".into(),
+            });
+        }
+        let value = parameter.value().unwrap_or_default().to_owned();
+        values.insert(*setting, value);
+    }
+    Ok(values)
+}
