@@ -1,13 +1,21 @@
 # The README's verbs. Each is a script in scripts/, so CI and people run the same thing.
-.PHONY: dev test migrate db-start db-stop
+.PHONY: dev test package deploy migrate db-start db-stop
 
 ## Run the whole API locally at http://127.0.0.1:9000 (a private PostgreSQL if DATABASE_URL is unset).
 dev:
 	scripts/dev.sh
 
-## Run every check CI runs: fmt, clippy, unit, integration and end-to-end tests.
+## Run every check CI runs: fmt, clippy, unit, integration, end-to-end, template lint, package.
 test:
 	scripts/test.sh
+
+## Build every function for Lambda (arm64) into target/lambda/<function>/bootstrap.zip.
+package:
+	scripts/package.sh
+
+## Build with SAM and deploy the stack (samconfig.toml; run `sam deploy --guided` the first time).
+deploy:
+	. scripts/tools.sh && root=$(CURDIR) && ensure_tools && sam build && sam deploy
 
 ## Apply migrations/ to the database in DATABASE_URL (local or Neon).
 migrate:

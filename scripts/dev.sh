@@ -5,7 +5,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 . scripts/tools.sh
-ensure_cargo_lambda
+ensure_tools
 
 if [ -z "${DATABASE_URL:-}" ]; then
   DATABASE_URL=$(scripts/local-db.sh start)

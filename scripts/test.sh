@@ -12,11 +12,12 @@ step "format and lint"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "tools and database"
-ensure_cargo_lambda
-started_db="" watch_pid=""
+step "tools, database and SSM emulator"
+ensure_tools
+started_db="" watch_pid="" moto_pid=""
 cleanup() {
   if [ -n "$watch_pid" ]; then kill -- "-$watch_pid" 2>/dev/null || true; wait "$watch_pid" 2>/dev/null || true; fi
+  if [ -n "$moto_pid" ]; then kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; fi
   if [ -n "$started_db" ]; then scripts/local-db.sh stop; fi
 }
 trap cleanup EXIT
@@ -26,9 +27,27 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 export DATABASE_URL
 cargo run -q --locked -p shared --bin migrate
+# moto's server mode stands in for SSM; the SDK reaches it through its endpoint override.
+moto_port=${MOTO_PORT:-5123}
+python3 -m moto.server -H 127.0.0.1 -p "$moto_port" >"$root/target/moto.log" 2>&1 &
+moto_pid=$!
+export AWS_ENDPOINT_URL_SSM="http://127.0.0.1:$moto_port" AWS_REGION=eu-central-1 \
+  AWS_ACCESS_KEY_ID=moto AWS_SECRET_ACCESS_KEY=moto AWS_EC2_METADATA_DISABLED=true
+for _ in $(seq 1 100); do
+  curl -s -o /dev/null "$AWS_ENDPOINT_URL_SSM" && break
+  sleep 0.2
+done
 
 step "unit and integration tests (handlers in-process, real PostgreSQL)"
 cargo test --workspace --locked
+
+step "routes: functions/, the watch router, template.yaml and events/ agree"
+python3 -m unittest discover -s tests
+
+step "template and workflow lint"
+cfn-lint template.yaml
+sam validate --lint --template template.yaml
+actionlint
 
 step "end to end over HTTP through cargo lambda watch"
 cargo build --workspace --locked --bins
@@ -49,3 +68,6 @@ if grep -nE 'correct horse battery|eyJ[A-Za-z0-9_-]{8,}\.|\$2[aby]\$[0-9]{2}\$' 
   echo "secrets found in $log" >&2
   exit 1
 fi
+
+step "package: one arm64 zip per function"
+scripts/package.sh
