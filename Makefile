@@ -1,5 +1,5 @@
 # The README's verbs. Each is a script in scripts/, so CI and people run the same thing.
-.PHONY: dev test package deploy migrate db-start db-stop
+.PHONY: dev test bench package deploy migrate db-start db-stop
 
 ## Run the whole API locally at http://127.0.0.1:9000 (a private PostgreSQL if DATABASE_URL is unset).
 dev:
@@ -8,6 +8,10 @@ dev:
 ## Run every check CI runs: fmt, clippy, unit, integration, end-to-end, template lint, package.
 test:
 	scripts/test.sh
+
+## Measure the functions against the floor (release builds, up to 1 M rows) into BENCHMARKS.md.
+bench:
+	scripts/bench.sh
 
 ## Build every function for Lambda (arm64) into target/lambda/<function>/bootstrap.zip.
 package:

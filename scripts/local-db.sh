@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # A private, throwaway PostgreSQL for development and tests, in .local/postgres (git-ignored).
 #   scripts/local-db.sh start   # init if needed, start, create the database, print DATABASE_URL
+#   scripts/local-db.sh fresh NAME   # start, then a new empty database NAME; print its URL
 #   scripts/local-db.sh stop
 # PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres` user.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir="$root/.local/postgres"
-port="${LOCAL_PG_PORT:-54329}"
+# A port of this checkout's own (from its path), so two checkouts on one machine never collide.
+port="${LOCAL_PG_PORT:-$((54000 + $(printf '%s' "$root" | cksum | cut -d' ' -f1) % 900))}"
 db="${LOCAL_PG_DATABASE:-todo}"
 
 find_bin() {
@@ -50,6 +52,15 @@ start() {
   echo "postgres://postgres@127.0.0.1:$port/$db?sslmode=disable"
 }
 
+# A new, empty database NAME on the private cluster (dropped first if it exists).
+fresh() {
+  local url
+  url=$(start)
+  psql -h 127.0.0.1 -p "$port" -U postgres -qc "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" postgres 2>/dev/null
+  psql -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE \"$1\"" postgres
+  echo "${url%/*}/$1?sslmode=disable"
+}
+
 stop() {
   local pg_ctl
   pg_ctl=$(find_bin pg_ctl)
@@ -60,6 +71,7 @@ stop() {
 
 case "${1:-}" in
   start) start ;;
+  fresh) [ -n "${2:-}" ] || { echo "usage: $0 fresh NAME" >&2; exit 2; }; fresh "$2" ;;
   stop) stop ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  *) echo "usage: $0 start|fresh NAME|stop" >&2; exit 2 ;;
 esac

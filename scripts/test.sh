@@ -41,6 +41,10 @@ done
 step "unit and integration tests (handlers in-process, real PostgreSQL)"
 cargo test --workspace --locked
 
+step "benchmark smoke run (keeps bench/ working; its figures mean nothing)"
+started_db=1
+DATABASE_URL=$(scripts/local-db.sh fresh todo_bench_smoke) cargo run -q --locked -p bench -- --smoke --out target/bench-smoke.md
+
 step "routes: functions/, the watch router, template.yaml and events/ agree"
 python3 -m unittest discover -s tests
 

@@ -3,9 +3,10 @@
 
 mod fields;
 mod list;
+pub mod sql;
 
 pub use fields::{TaskDescription, TaskId, TaskTitle};
-pub use list::{Cursor, ListQuery, Order, Sort, Status};
+pub use list::{Cursor, CursorKey, ListQuery, Order, Sort, Status};
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -15,8 +16,6 @@ use uuid::Uuid;
 
 use crate::db::{Db, Param};
 use crate::error::Result;
-
-const COLUMNS: &str = "id, user_id, title, description, completed, created_at, updated_at";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Task {
@@ -77,13 +76,9 @@ async fn one(db: &Db, sql: &str, params: &[Param<'_>]) -> Result<Option<Task>> {
 }
 
 pub async fn create(db: &Db, owner: Uuid, task: &NewTask) -> Result<Task> {
-    let sql = format!(
-        "INSERT INTO tasks (user_id, title, description, completed) VALUES ($1, $2, $3, $4)
-         RETURNING {COLUMNS}"
-    );
     let created = one(
         db,
-        &sql,
+        sql::CREATE,
         &[
             (&owner, Type::UUID),
             (&task.title.as_str(), Type::TEXT),
@@ -96,8 +91,12 @@ pub async fn create(db: &Db, owner: Uuid, task: &NewTask) -> Result<Task> {
 }
 
 pub async fn get(db: &Db, owner: Uuid, id: TaskId) -> Result<Option<Task>> {
-    let sql = format!("SELECT {COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2");
-    one(db, &sql, &[(&id.get(), Type::INT8), (&owner, Type::UUID)]).await
+    one(
+        db,
+        sql::GET,
+        &[(&id.get(), Type::INT8), (&owner, Type::UUID)],
+    )
+    .await
 }
 
 /// Applies the given changes in one statement; `updated_at` moves on every change.
@@ -107,15 +106,6 @@ pub async fn update(
     id: TaskId,
     changes: &TaskChanges,
 ) -> Result<Option<Task>> {
-    let sql = format!(
-        "UPDATE tasks SET
-             title = COALESCE($3, title),
-             description = CASE WHEN $4 THEN $5 ELSE description END,
-             completed = COALESCE($6, completed),
-             updated_at = now()
-         WHERE id = $1 AND user_id = $2
-         RETURNING {COLUMNS}"
-    );
     let title = changes.title.as_ref().map(TaskTitle::as_str);
     let set_description = changes.description.is_some();
     let description = changes
@@ -124,7 +114,7 @@ pub async fn update(
         .and_then(TaskDescription::as_deref);
     one(
         db,
-        &sql,
+        sql::UPDATE,
         &[
             (&id.get(), Type::INT8),
             (&owner, Type::UUID),
@@ -140,74 +130,39 @@ pub async fn update(
 /// Flips `completed`, or sets it when `to` is given, atomically: the new value is computed by the
 /// row update itself, so concurrent toggles serialise on the row lock and none is lost.
 pub async fn toggle(db: &Db, owner: Uuid, id: TaskId, to: Option<bool>) -> Result<Option<Task>> {
-    let sql = format!(
-        "UPDATE tasks SET completed = COALESCE($3, NOT completed), updated_at = now()
-         WHERE id = $1 AND user_id = $2
-         RETURNING {COLUMNS}"
-    );
-    one(
-        db,
-        &sql,
-        &[
-            (&id.get(), Type::INT8),
-            (&owner, Type::UUID),
-            (&to, Type::BOOL),
-        ],
-    )
-    .await
+    let params: [Param<'_>; 3] = [
+        (&id.get(), Type::INT8),
+        (&owner, Type::UUID),
+        (&to, Type::BOOL),
+    ];
+    one(db, sql::TOGGLE, &params).await
 }
 
 /// Whether a task of this owner was deleted.
 pub async fn delete(db: &Db, owner: Uuid, id: TaskId) -> Result<bool> {
-    let deleted = db
-        .query_opt(
-            "DELETE FROM tasks WHERE id = $1 AND user_id = $2 RETURNING id",
-            &[(&id.get(), Type::INT8), (&owner, Type::UUID)],
-        )
-        .await?;
-    Ok(deleted.is_some())
+    let params: [Param<'_>; 2] = [(&id.get(), Type::INT8), (&owner, Type::UUID)];
+    Ok(db.query_opt(sql::DELETE, &params).await?.is_some())
 }
 
 /// One page of the owner's tasks, by keyset: the page after the cursor, in one index range scan.
 pub async fn list(db: &Db, owner: Uuid, query: &ListQuery) -> Result<Page> {
-    let column = query.sort.column();
-    let (direction, after) = match query.order {
-        Order::Asc => ("ASC", ">"),
-        Order::Desc => ("DESC", "<"),
-    };
     let completed = query.status.completed();
-    let cursor_key: Option<Param<'_>> = query.after.as_ref().map(|c| match &c.key {
-        list::CursorKey::Time(t) => (
-            t as &(dyn tokio_postgres::types::ToSql + Sync),
-            Type::TIMESTAMPTZ,
-        ),
-        list::CursorKey::Text(s) => (s as &(dyn tokio_postgres::types::ToSql + Sync), Type::TEXT),
-    });
     // One more row than asked tells whether there is a next page.
     let fetch = query.limit + 1;
-
-    let mut sql = format!("SELECT {COLUMNS} FROM tasks WHERE user_id = $1");
     let mut params: Vec<Param<'_>> = vec![(&owner, Type::UUID)];
     if let Some(completed) = &completed {
         params.push((completed, Type::BOOL));
-        sql += &format!(" AND completed = ${}", params.len());
     }
-    if let (Some(key), Some(cursor)) = (cursor_key, &query.after) {
-        params.push(key);
+    if let Some(cursor) = &query.after {
+        params.push(match &cursor.key {
+            CursorKey::Time(t) => (t, Type::TIMESTAMPTZ),
+            CursorKey::Text(s) => (s, Type::TEXT),
+        });
         params.push((&cursor.id, Type::INT8));
-        sql += &format!(
-            " AND ({column}, id) {after} (${}, ${})",
-            params.len() - 1,
-            params.len()
-        );
     }
     params.push((&fetch, Type::INT8));
-    sql += &format!(
-        " ORDER BY {column} {direction}, id {direction} LIMIT ${}",
-        params.len()
-    );
 
-    let rows = db.query(&sql, &params).await?;
+    let rows = db.query(&sql::list(query), &params).await?;
     let mut tasks = rows
         .iter()
         .map(Task::from_row)
