@@ -19,13 +19,18 @@ async fn list_status(app: &App, account: &Account) -> StatusCode {
     response.status()
 }
 
-async fn backend_pids(application_name: &str) -> Vec<i32> {
-    let admin = shared::db::Db::new(config().database)
+/// A connection of the test's own, beside the app's.
+async fn admin() -> tokio_postgres::Client {
+    shared::db::Db::new(config().database)
         .unwrap()
         .dedicated_client()
         .await
-        .unwrap();
-    admin
+        .unwrap()
+}
+
+async fn backend_pids(application_name: &str) -> Vec<i32> {
+    admin()
+        .await
         .query(
             "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
             &[&application_name],
@@ -49,11 +54,7 @@ async fn a_connection_closed_by_the_server_is_replaced_and_the_request_still_suc
     assert_eq!(before.len(), 1, "one connection per execution environment");
 
     // What Neon does to an idle compute's connections when it suspends.
-    let admin = shared::db::Db::new(config().database)
-        .unwrap()
-        .dedicated_client()
-        .await
-        .unwrap();
+    let admin = admin().await;
     admin
         .execute("SELECT pg_terminate_backend($1)", &[&before[0]])
         .await

@@ -43,6 +43,15 @@ async fn put(client: &aws_sdk_ssm::Client, name: &str, value: &str, kind: Parame
         .unwrap();
 }
 
+/// Loads with both secrets named by parameter and nothing else in the environment.
+async fn load_both(db_param: &str, jwt_param: &str) -> Result<Config, ConfigError> {
+    load(&[
+        ("DATABASE_URL_PARAMETER", db_param),
+        ("JWT_SECRET_PARAMETER", jwt_param),
+    ])
+    .await
+}
+
 async fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
     let vars: HashMap<String, String> = vars
         .iter()
@@ -64,12 +73,7 @@ async fn both_secrets_are_read_from_their_secure_string_parameters() {
     .await;
     put(&client, &jwt_param, JWT_SECRET, ParameterType::SecureString).await;
 
-    let config = load(&[
-        ("DATABASE_URL_PARAMETER", &db_param),
-        ("JWT_SECRET_PARAMETER", &jwt_param),
-    ])
-    .await
-    .unwrap();
+    let config = load_both(&db_param, &jwt_param).await.unwrap();
     assert_eq!(config.tokens.secret.expose_secret(), JWT_SECRET);
     assert_eq!(config.database.get_dbname(), Some("neondb"));
     assert_eq!(config.database.get_user(), Some("app"));
@@ -87,12 +91,7 @@ async fn a_missing_parameter_is_named_in_the_error() {
     )
     .await;
 
-    let error = load(&[
-        ("DATABASE_URL_PARAMETER", &db_param),
-        ("JWT_SECRET_PARAMETER", &jwt_param),
-    ])
-    .await
-    .unwrap_err();
+    let error = load_both(&db_param, &jwt_param).await.unwrap_err();
     let message = error.to_string();
     assert!(matches!(error, ConfigError::Ssm { .. }));
     assert!(
@@ -115,13 +114,10 @@ async fn a_parameter_that_is_not_a_secure_string_is_refused() {
     .await;
     put(&client, &jwt_param, JWT_SECRET, ParameterType::String).await;
 
-    let message = load(&[
-        ("DATABASE_URL_PARAMETER", &db_param),
-        ("JWT_SECRET_PARAMETER", &jwt_param),
-    ])
-    .await
-    .unwrap_err()
-    .to_string();
+    let message = load_both(&db_param, &jwt_param)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         message.contains(&jwt_param) && message.contains("must be a SecureString"),
         "{message}"
