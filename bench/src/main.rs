@@ -125,7 +125,9 @@ async fn run(bench: &mut Bench) -> Result<(), String> {
     cold_start(bench).await.map_err(section("cold start"))?;
     scale::run(bench).await.map_err(section("scale"))?;
     load::run(bench).await.map_err(section("load"))?;
-    sizes(bench).map_err(section("size"))
+    sizes(bench).map_err(section("size"))?;
+    bench.line(include_str!("../why.md").trim_end());
+    Ok(())
 }
 
 fn command_output(cmd: &str, args: &[&str]) -> String {

@@ -13,6 +13,7 @@ pub mod logging;
 pub mod migrate;
 pub mod secrets;
 pub mod tasks;
+pub mod timestamp;
 pub mod users;
 pub mod validation;
 

@@ -24,22 +24,23 @@ pub struct Task {
     pub title: String,
     pub description: Option<String>,
     pub completed: bool,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(serialize_with = "crate::timestamp::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(serialize_with = "crate::timestamp::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
 impl Task {
+    /// Reads the columns of `sql`'s statements by position, in their `columns!()` order.
     fn from_row(row: &Row) -> Result<Self> {
         Ok(Self {
-            id: row.try_get("id")?,
-            user_id: row.try_get("user_id")?,
-            title: row.try_get("title")?,
-            description: row.try_get("description")?,
-            completed: row.try_get("completed")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
+            id: row.try_get(0)?,
+            user_id: row.try_get(1)?,
+            title: row.try_get(2)?,
+            description: row.try_get(3)?,
+            completed: row.try_get(4)?,
+            created_at: row.try_get(5)?,
+            updated_at: row.try_get(6)?,
         })
     }
 }

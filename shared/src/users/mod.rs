@@ -20,7 +20,7 @@ pub struct User {
     pub id: Uuid,
     pub email: String,
     pub name: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(serialize_with = "crate::timestamp::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
