@@ -42,6 +42,7 @@ step "unit and integration tests (handlers in-process, real PostgreSQL)"
 cargo test --workspace --locked
 
 step "benchmark smoke run (keeps bench/ working; its figures mean nothing)"
+cargo build --workspace --locked --bins # the smoke cold-starts, and cargo lambda watch runs, these
 started_db=1
 DATABASE_URL=$(scripts/local-db.sh fresh todo_bench_smoke) cargo run -q --locked -p bench -- --smoke --out target/bench-smoke.md
 
@@ -54,7 +55,6 @@ sam validate --lint --template template.yaml
 actionlint
 
 step "end to end over HTTP through cargo lambda watch"
-cargo build --workspace --locked --bins
 port=${E2E_PORT:-9123}
 log="$root/target/e2e-watch.log"
 # At DEBUG, so the scan below also covers what only verbose logs would show.
