@@ -8,7 +8,10 @@ cd "$root"
 ensure_tools
 
 if [ -z "${DATABASE_URL:-}" ]; then
-  DATABASE_URL=$(scripts/local-db.sh start)
+  # Migrations run as the owner; the functions log in as their own, non-owning role.
+  MIGRATION_DATABASE_URL=$(scripts/local-db.sh start)
+  DATABASE_URL=$(scripts/local-db.sh app-url "$MIGRATION_DATABASE_URL")
+  export MIGRATION_DATABASE_URL
   trap 'scripts/local-db.sh stop' EXIT
   echo "dev: private PostgreSQL at $DATABASE_URL" >&2
 fi

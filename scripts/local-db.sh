@@ -2,7 +2,11 @@
 # A private, throwaway PostgreSQL for development and tests, in .local/postgres (git-ignored).
 #   scripts/local-db.sh start   # init if needed, start, create the database, print DATABASE_URL
 #   scripts/local-db.sh fresh NAME   # start, then a new empty database NAME; print its URL
+#   scripts/local-db.sh app-url URL  # the same database as the functions' role, todo_fn
 #   scripts/local-db.sh stop
+# The cluster's superuser `postgres` owns the schema and runs migrations; the functions log in as
+# `todo_fn`, a member of `todo_app` (the role migrations grant to), which owns nothing and is
+# subject to row-level security, as in production.
 # PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres` user.
 set -euo pipefail
 
@@ -46,6 +50,18 @@ start() {
       -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
       start >/dev/null
   fi
+  psql -h 127.0.0.1 -p "$port" -U postgres -qAt postgres >/dev/null <<'SQL'
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'todo_app') THEN
+    CREATE ROLE todo_app NOLOGIN;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'todo_fn') THEN
+    CREATE ROLE todo_fn LOGIN IN ROLE todo_app;
+  END IF;
+END
+$$;
+SQL
   if ! psql -h 127.0.0.1 -p "$port" -U postgres -Atqc "SELECT 1 FROM pg_database WHERE datname = '$db'" postgres | grep -q 1; then
     psql -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE \"$db\"" postgres
   fi
@@ -71,7 +87,8 @@ stop() {
 
 case "${1:-}" in
   start) start ;;
+  app-url) [ -n "${2:-}" ] || { echo "usage: $0 app-url URL" >&2; exit 2; }; echo "${2/\/\/postgres@/\/\/todo_fn@}" ;;
   fresh) [ -n "${2:-}" ] || { echo "usage: $0 fresh NAME" >&2; exit 2; }; fresh "$2" ;;
   stop) stop ;;
-  *) echo "usage: $0 start|fresh NAME|stop" >&2; exit 2 ;;
+  *) echo "usage: $0 start|fresh NAME|app-url URL|stop" >&2; exit 2 ;;
 esac

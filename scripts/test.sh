@@ -22,8 +22,11 @@ cleanup() {
 }
 trap cleanup EXIT
 if [ -z "${DATABASE_URL:-}" ]; then
-  DATABASE_URL=$(scripts/local-db.sh start)
+  # Migrations and test set-up as the owner; the functions as their own, non-owning role.
+  MIGRATION_DATABASE_URL=$(scripts/local-db.sh start)
+  DATABASE_URL=$(scripts/local-db.sh app-url "$MIGRATION_DATABASE_URL")
   started_db=1
+  export MIGRATION_DATABASE_URL
 fi
 export DATABASE_URL
 cargo run -q --locked -p shared --bin migrate

@@ -438,9 +438,12 @@ async fn auth_costs(bench: &mut Bench) -> Result<(), String> {
     )
     .await;
     let n_jwt = bench.n(100_000);
-    let user = account.id;
-    let issue = time(n_jwt, |_| async { app.tokens.issue(user) }).await;
-    let token = app.tokens.issue(user).map_err(|e| e.to_string())?.token;
+    let caller = app
+        .tokens
+        .verify(&account.token)
+        .map_err(|e| e.to_string())?;
+    let issue = time(n_jwt, |_| async { app.tokens.issue(caller) }).await;
+    let token = app.tokens.issue(caller).map_err(|e| e.to_string())?.token;
     let verify_jwt = time(n_jwt, |_| async { app.tokens.verify(&token) }).await;
     let secret_len = bench.config(cost)?.tokens.secret.expose_secret().len();
 

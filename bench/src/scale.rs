@@ -106,7 +106,8 @@ pub async fn run(bench: &mut Bench) -> Result<(), String> {
         .map(|r| r.get(0))
         .ok_or("no deep row")?;
     let id = TaskId::parse(&deep_id.to_string()).ok_or("bad id")?;
-    let task = tasks::get(&app.db, heavy.id, id)
+    let caller = app.tokens.verify(&heavy.token).map_err(|e| e.to_string())?;
+    let task = tasks::get(&app.db, caller, id)
         .await
         .map_err(|e| e.to_string())?
         .ok_or("deep task missing")?;

@@ -3,13 +3,14 @@
 use std::time::Instant;
 
 use crate::auth::{Passwords, Tokens};
-use crate::config::Config;
+use crate::config::{Config, SessionSettings};
 use crate::db::Db;
 
 pub struct App {
     pub db: Db,
     pub tokens: Tokens,
     pub passwords: Passwords,
+    pub sessions: SessionSettings,
 }
 
 impl App {
@@ -35,9 +36,10 @@ impl App {
     /// Builds keys and the connector without connecting yet.
     pub fn new(config: &Config) -> Result<Self, native_tls::Error> {
         Ok(Self {
-            db: Db::new(config.database.clone())?,
+            db: Db::new(config.database.clone())?.with_statement_timeout(config.statement_timeout),
             tokens: Tokens::new(&config.tokens),
             passwords: Passwords::new(config.bcrypt_cost),
+            sessions: config.sessions,
         })
     }
 }

@@ -11,19 +11,35 @@ use crate::secrets;
 
 /// HS256 keys shorter than the hash output are brute-forceable (RFC 7518 §3.2).
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
-const DEFAULT_TTL_SECONDS: u64 = 86_400;
+/// Access tokens are short-lived; sessions live on through refresh tokens.
+const DEFAULT_TTL_SECONDS: u64 = 900;
+/// A session's absolute lifetime: after it, the user signs in again.
+const DEFAULT_SESSION_TTL_SECONDS: u64 = 30 * 86_400;
+/// How long a refresh token lasts unused: a session idle this long ends.
+const DEFAULT_REFRESH_TTL_SECONDS: u64 = 7 * 86_400;
 const DEFAULT_BCRYPT_COST: u32 = 12;
 const DEFAULT_ISSUER: &str = "todo-auth-lambda";
 const DEFAULT_AUDIENCE: &str = "todo-app";
 /// A stuck network must not hold a function until its Lambda timeout.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Nor may a stuck statement: past this the request answers 503.
+const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 5_000;
 
 /// `Debug` shows no secret: tokio-postgres redacts the password, `SecretString` the JWT key.
 #[derive(Clone, Debug)]
 pub struct Config {
     pub database: tokio_postgres::Config,
+    pub statement_timeout: Duration,
     pub tokens: TokenSettings,
+    pub sessions: SessionSettings,
     pub bcrypt_cost: u32,
+}
+
+/// Lifetimes of sessions and their refresh tokens, in seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionSettings {
+    pub session_ttl_seconds: u64,
+    pub refresh_ttl_seconds: u64,
 }
 
 /// Why the function refuses to start; names the variable, never its value.
@@ -92,9 +108,29 @@ impl Config {
                 "JWT_TTL_SECONDS",
                 get("JWT_TTL_SECONDS"),
                 DEFAULT_TTL_SECONDS,
-                60..=2_592_000,
+                60..=86_400,
             )?,
         };
+        let sessions = SessionSettings {
+            session_ttl_seconds: parse_or(
+                "SESSION_TTL_SECONDS",
+                get("SESSION_TTL_SECONDS"),
+                DEFAULT_SESSION_TTL_SECONDS,
+                300..=31_536_000,
+            )?,
+            refresh_ttl_seconds: parse_or(
+                "REFRESH_TTL_SECONDS",
+                get("REFRESH_TTL_SECONDS"),
+                DEFAULT_REFRESH_TTL_SECONDS,
+                300..=31_536_000,
+            )?,
+        };
+        let statement_timeout = Duration::from_millis(parse_or(
+            "DATABASE_STATEMENT_TIMEOUT_MS",
+            get("DATABASE_STATEMENT_TIMEOUT_MS"),
+            DEFAULT_STATEMENT_TIMEOUT_MS,
+            100..=60_000,
+        )?);
         let bcrypt_cost = parse_or(
             "BCRYPT_COST",
             get("BCRYPT_COST"),
@@ -103,7 +139,9 @@ impl Config {
         )?;
         Ok(Self {
             database,
+            statement_timeout,
             tokens,
+            sessions,
             bcrypt_cost,
         })
     }
@@ -180,7 +218,10 @@ mod tests {
             ("JWT_SECRET", SECRET),
         ])
         .unwrap();
-        assert_eq!(config.tokens.ttl_seconds, 86_400);
+        assert_eq!(config.tokens.ttl_seconds, 900);
+        assert_eq!(config.sessions.session_ttl_seconds, 2_592_000);
+        assert_eq!(config.sessions.refresh_ttl_seconds, 604_800);
+        assert_eq!(config.statement_timeout, Duration::from_secs(5));
         assert_eq!(config.tokens.issuer, "todo-auth-lambda");
         assert_eq!(config.tokens.audience, "todo-app");
         assert_eq!(config.bcrypt_cost, 12);
@@ -203,8 +244,19 @@ mod tests {
             ("JWT_AUDIENCE", "web"),
             ("JWT_TTL_SECONDS", "900"),
             ("BCRYPT_COST", "10"),
+            ("SESSION_TTL_SECONDS", "86400"),
+            ("REFRESH_TTL_SECONDS", "3600"),
+            ("DATABASE_STATEMENT_TIMEOUT_MS", "1500"),
         ])
         .unwrap();
+        assert_eq!(
+            config.sessions,
+            SessionSettings {
+                session_ttl_seconds: 86_400,
+                refresh_ttl_seconds: 3_600
+            }
+        );
+        assert_eq!(config.statement_timeout, Duration::from_millis(1500));
         assert_eq!(config.tokens.issuer, "https://auth.example.com");
         assert_eq!(config.tokens.audience, "web");
         assert_eq!(config.tokens.ttl_seconds, 900);
@@ -267,6 +319,10 @@ mod tests {
             ("BCRYPT_COST", "twelve"),
             ("JWT_TTL_SECONDS", "0"),
             ("JWT_TTL_SECONDS", "-5"),
+            ("JWT_TTL_SECONDS", "86401"),
+            ("SESSION_TTL_SECONDS", "10"),
+            ("REFRESH_TTL_SECONDS", "soon"),
+            ("DATABASE_STATEMENT_TIMEOUT_MS", "0"),
         ] {
             let message = error(&[
                 ("DATABASE_URL", "postgres://localhost/app"),

@@ -1,8 +1,10 @@
 //! One PostgreSQL connection per execution environment: opened at cold start, reused across
 //! invocations, and re-opened (with the statement retried once) when the server has closed it,
-//! as Neon does when it suspends an idle compute.
+//! as Neon does when it suspends an idle compute. Every statement has a deadline, so a stuck
+//! database answers 503 instead of holding the function until its Lambda timeout.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use postgres_native_tls::MakeTlsConnector;
 use tokio::sync::Mutex;
@@ -11,15 +13,58 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row, Socket};
+use uuid::Uuid;
 
 /// A statement parameter with its PostgreSQL type. Typed parameters let tokio-postgres send
 /// parse, bind and execute in one round trip, with no prepared statement left on the server
 /// (which also keeps us safe behind Neon's transaction-mode pooler).
 pub type Param<'a> = (&'a (dyn ToSql + Sync), Type);
 
+const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Binds the transaction to a live session's user, for the row-level security policy on
+/// tasks. No row means the session has ended or expired; `app.user_id` then stays unset and
+/// the task statement sees, and can write, nothing.
+const BIND_SESSION: &str = "SELECT set_config('app.user_id', user_id::text, true) FROM sessions \
+     WHERE id = $1 AND user_id = $2 AND ended_at IS NULL AND expires_at > now()";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(transparent)]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("the database did not answer within {0:?}")]
+    TimedOut(Duration),
+}
+
+impl DbError {
+    /// The database cannot be reached or cannot serve now, as opposed to a statement that
+    /// failed: answered 503 rather than 500.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            DbError::TimedOut(_) => true,
+            DbError::Postgres(error) => is_unavailable(error),
+        }
+    }
+
+    pub fn code(&self) -> Option<&SqlState> {
+        match self {
+            DbError::Postgres(error) => error.code(),
+            DbError::TimedOut(_) => None,
+        }
+    }
+
+    pub fn constraint(&self) -> Option<&str> {
+        match self {
+            DbError::Postgres(error) => error.as_db_error()?.constraint(),
+            DbError::TimedOut(_) => None,
+        }
+    }
+}
+
 pub struct Db {
     config: tokio_postgres::Config,
     tls: Option<MakeTlsConnector>,
+    statement_timeout: Duration,
     client: Mutex<Option<Arc<Client>>>,
 }
 
@@ -34,8 +79,15 @@ impl Db {
         Ok(Self {
             config,
             tls,
+            statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
             client: Mutex::new(None),
         })
+    }
+
+    /// How long a statement (or a session-bound pipeline) may take, connecting included.
+    pub fn with_statement_timeout(mut self, timeout: Duration) -> Self {
+        self.statement_timeout = timeout;
+        self
     }
 
     /// Connects during the cold start, when Lambda gives the most CPU. A failure is only logged:
@@ -47,29 +99,79 @@ impl Db {
     }
 
     /// Runs one statement and returns its rows.
-    pub async fn query(
-        &self,
-        sql: &str,
-        params: &[Param<'_>],
-    ) -> Result<Vec<Row>, tokio_postgres::Error> {
-        let client = self.client().await?;
-        match client.query_typed(sql, params).await {
-            Err(error) if connection_lost(&error) => {
-                tracing::warn!(%error, "database connection lost; reconnecting and retrying once");
-                self.discard(&client).await;
-                self.client().await?.query_typed(sql, params).await
-            }
-            result => result,
-        }
+    pub async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, DbError> {
+        self.run(|client| async move { client.query_typed(sql, params).await })
+            .await
     }
 
     /// Runs a statement that returns at most one row.
-    pub async fn query_opt(
+    pub async fn query_opt(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>, DbError> {
+        Ok(self.query(sql, params).await?.into_iter().next())
+    }
+
+    /// Runs `sql` as `user` in one transaction bound to their live `session`, for row-level
+    /// security; `None` when the session has ended or expired. BEGIN, the session check, the
+    /// statement and COMMIT are pipelined: sent together, answered together, one round trip.
+    /// If any part fails the rest is refused by PostgreSQL and COMMIT rolls back.
+    pub async fn query_as(
         &self,
+        user: Uuid,
+        session: Uuid,
         sql: &str,
         params: &[Param<'_>],
-    ) -> Result<Option<Row>, tokio_postgres::Error> {
-        Ok(self.query(sql, params).await?.into_iter().next())
+    ) -> Result<Option<Vec<Row>>, DbError> {
+        let bind: [Param<'_>; 2] = [(&session, Type::UUID), (&user, Type::UUID)];
+        let bind = &bind;
+        self.run(|client| async move {
+            // `biased`: the requests must reach the connection in this order.
+            let (begin, bound, rows, commit) = tokio::join!(
+                biased;
+                client.batch_execute("BEGIN"),
+                client.query_typed(BIND_SESSION, bind),
+                client.query_typed(sql, params),
+                client.batch_execute("COMMIT"),
+            );
+            begin?;
+            if bound?.is_empty() {
+                return Ok(None);
+            }
+            let rows = rows?;
+            commit?;
+            Ok(Some(rows))
+        })
+        .await
+    }
+
+    /// Runs `work` on the shared connection within the statement deadline; when the
+    /// connection turns out lost, once more on a new one.
+    async fn run<'a, T, F, Fut>(&'a self, work: F) -> Result<T, DbError>
+    where
+        F: Fn(Arc<Client>) -> Fut,
+        Fut: Future<Output = Result<T, tokio_postgres::Error>> + 'a,
+    {
+        let attempt = async {
+            let client = self.client().await?;
+            match work(Arc::clone(&client)).await {
+                Err(error) if connection_lost(&error) => {
+                    tracing::warn!(%error, "database connection lost; reconnecting and retrying once");
+                    self.discard(&client).await;
+                    work(self.client().await?).await
+                }
+                result => result,
+            }
+        };
+        match tokio::time::timeout(self.statement_timeout, attempt).await {
+            Ok(result) => Ok(result?),
+            Err(_) => {
+                // The connection may be mid-statement; a new request gets a new one.
+                tracing::warn!(
+                    timeout_ms = self.statement_timeout.as_millis() as u64,
+                    "database did not answer in time"
+                );
+                self.abandon().await;
+                Err(DbError::TimedOut(self.statement_timeout))
+            }
+        }
     }
 
     async fn client(&self) -> Result<Arc<Client>, tokio_postgres::Error> {
@@ -88,6 +190,28 @@ impl Db {
             Some(tls) => connect(&self.config, tls.clone()).await,
             None => connect(&self.config, tokio_postgres::NoTls).await,
         }
+    }
+
+    /// Gives up the shared connection after a timeout (the next request opens a new one) and
+    /// asks the server, in the background, to cancel whatever it was still running.
+    async fn abandon(&self) {
+        let Some(client) = self.client.lock().await.take() else {
+            return;
+        };
+        let token = client.cancel_token();
+        let tls = self.tls.clone();
+        let deadline = self.statement_timeout;
+        tokio::spawn(async move {
+            let cancel = async {
+                match tls {
+                    Some(tls) => token.cancel_query(tls).await,
+                    None => token.cancel_query(tokio_postgres::NoTls).await,
+                }
+            };
+            if let Ok(Err(error)) = tokio::time::timeout(deadline, cancel).await {
+                tracing::debug!(%error, "cancelling the timed-out statement failed");
+            }
+        });
     }
 
     /// Forgets a broken client, unless a concurrent request already replaced it.
@@ -123,9 +247,7 @@ fn connection_lost(error: &tokio_postgres::Error) -> bool {
         || std::error::Error::source(error).is_some_and(|s| s.is::<std::io::Error>())
 }
 
-/// The database cannot be reached or cannot serve now, as opposed to a statement that failed:
-/// answered 503 rather than 500.
-pub fn is_unavailable(error: &tokio_postgres::Error) -> bool {
+fn is_unavailable(error: &tokio_postgres::Error) -> bool {
     connection_lost(error)
         || error.code().is_some_and(|code| {
             let class = &code.code()[..2];

@@ -1,6 +1,7 @@
 //! The one error type of the API. Its variants are the contract's error codes; `http::error`
 //! turns each into its status and JSON body.
 
+use crate::db::DbError;
 use crate::validation::FieldErrors;
 
 /// Why a request was refused as unauthenticated: decides the `WWW-Authenticate` challenge.
@@ -39,9 +40,12 @@ pub enum Error {
     /// A request that fails a rule no single field owns.
     #[error("{0}")]
     Unprocessable(&'static str),
+    /// Too many failed signins (or signups) from this account or address; try again later.
+    #[error("too many attempts; try again in {retry_after} seconds")]
+    RateLimited { retry_after: u64 },
     /// A database failure: `http::error` answers 503 when the database is unreachable, 500 else.
     #[error("database error: {0}")]
-    Database(#[from] tokio_postgres::Error),
+    Database(#[from] DbError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -49,6 +53,12 @@ pub enum Error {
 impl Error {
     pub fn invalid_token(reason: &'static str) -> Self {
         Error::Unauthorized(AuthFailure::Invalid(reason))
+    }
+}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(error: tokio_postgres::Error) -> Self {
+        Error::Database(DbError::Postgres(error))
     }
 }
 

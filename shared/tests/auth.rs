@@ -3,6 +3,7 @@
 
 mod support;
 
+use shared::auth::Caller;
 use shared::handlers::{me, signin, signup};
 use support::*;
 
@@ -53,7 +54,8 @@ async fn signup_returns_the_user_and_a_bearer_token_that_me_accepts() {
     assert_eq!(body["user"]["email"], email);
     assert_eq!(body["user"]["name"], "Ada");
     assert_eq!(body["token_type"], "Bearer");
-    assert_eq!(body["expires_in"], 86_400);
+    assert_eq!(body["expires_in"], 900, "access tokens are short-lived");
+    assert_eq!(body["refresh_token"].as_str().unwrap().len(), 43);
     assert!(body["user"]["created_at"].as_str().unwrap().ends_with('Z'));
     let fields: Vec<&String> = body["user"].as_object().unwrap().keys().collect();
     assert_eq!(
@@ -322,9 +324,13 @@ async fn me_with_a_rejected_token_says_invalid_token() {
 }
 
 #[tokio::test]
-async fn a_token_for_an_account_that_no_longer_exists_is_refused() {
+async fn a_token_for_a_session_that_never_existed_is_refused() {
     let app = app();
-    let token = app.tokens.issue(uuid::Uuid::new_v4()).unwrap().token;
+    let caller = Caller {
+        user: uuid::Uuid::new_v4(),
+        session: uuid::Uuid::new_v4(),
+    };
+    let token = app.tokens.issue(caller).unwrap().token;
     assert_error(
         get_me(&app, Some(&token)).await,
         StatusCode::UNAUTHORIZED,
@@ -338,10 +344,11 @@ async fn a_token_signed_with_another_secret_is_refused_by_me() {
     let mut other = config();
     other.tokens.secret = "a-different-secret-that-is-32-bytes-long".into();
     let account = signup(&app).await;
+    let caller = app.tokens.verify(&account.token).unwrap();
     let foreign = shared::App::new(&other)
         .unwrap()
         .tokens
-        .issue(account.id)
+        .issue(caller)
         .unwrap()
         .token;
     assert_error(

@@ -6,6 +6,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use shared::App;
+use shared::auth::Caller;
 use shared::handlers::{list, me};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,15 +18,6 @@ async fn list_status(app: &App, account: &Account) -> StatusCode {
         .build();
     let Ok(response) = list::handle(app, req).await;
     response.status()
-}
-
-/// A connection of the test's own, beside the app's.
-async fn admin() -> tokio_postgres::Client {
-    shared::db::Db::new(config().database)
-        .unwrap()
-        .dedicated_client()
-        .await
-        .unwrap()
 }
 
 async fn backend_pids(application_name: &str) -> Vec<i32> {
@@ -79,7 +71,11 @@ async fn an_unreachable_database_answers_503_quickly_without_details() {
     .parse()
     .unwrap();
     let app = App::new(&settings).unwrap();
-    let token = app.tokens.issue(Uuid::new_v4()).unwrap().token;
+    let caller = Caller {
+        user: Uuid::new_v4(),
+        session: Uuid::new_v4(),
+    };
+    let token = app.tokens.issue(caller).unwrap().token;
 
     let started = Instant::now();
     let req = call(Method::GET, "/api/auth/me").token(&token).build();
@@ -140,8 +136,7 @@ async fn sslmode_require_negotiates_tls_and_sends_the_host_name_as_sni() {
 #[tokio::test]
 async fn migrations_are_recorded_and_running_them_again_applies_nothing() {
     let _ = app(); // migrates once for this test binary
-    let db = shared::db::Db::new(config().database).unwrap();
-    let mut client = db.dedicated_client().await.unwrap();
+    let mut client = admin().await;
     assert_eq!(
         shared::migrate::run(&mut client).await.unwrap(),
         Vec::<String>::new()

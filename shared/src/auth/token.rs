@@ -1,4 +1,6 @@
-//! Access tokens: HS256 JWTs issued at signin and verified on every request.
+//! Access tokens: short-lived HS256 JWTs naming the user (`sub`) and their session (`sid`),
+//! issued at signin and refresh, verified on every request. Verification pins the algorithm and
+//! reads no key material from the token: `jwk`, `jku`, `x5u` and `kid` headers are ignored.
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
@@ -6,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::Caller;
 use crate::error::{Error, Result};
 
 /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
@@ -34,6 +37,7 @@ pub struct Tokens {
 #[derive(Serialize)]
 struct IssuedClaims<'a> {
     sub: Uuid,
+    sid: Uuid,
     iat: i64,
     nbf: i64,
     exp: i64,
@@ -46,6 +50,7 @@ struct IssuedClaims<'a> {
 #[derive(Deserialize)]
 struct VerifiedClaims {
     sub: Uuid,
+    sid: Uuid,
     iat: Option<i64>,
 }
 
@@ -75,10 +80,11 @@ impl Tokens {
         }
     }
 
-    pub fn issue(&self, user: Uuid) -> Result<IssuedToken> {
+    pub fn issue(&self, caller: Caller) -> Result<IssuedToken> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let claims = IssuedClaims {
-            sub: user,
+            sub: caller.user,
+            sid: caller.session,
             iat: now,
             nbf: now,
             exp: now.saturating_add_unsigned(self.ttl_seconds),
@@ -94,8 +100,9 @@ impl Tokens {
         })
     }
 
-    /// The user a token was issued to, if the token is genuine, current and meant for us.
-    pub fn verify(&self, token: &str) -> Result<Uuid> {
+    /// The user and session a token was issued to, if the token is genuine, current and meant
+    /// for us. Whether the session is still live is for the database to say.
+    pub fn verify(&self, token: &str) -> Result<Caller> {
         let claims =
             jsonwebtoken::decode::<VerifiedClaims>(token, &self.decoding, &self.validation)
                 .map_err(|e| Error::invalid_token(reason(e.kind())))?
@@ -107,7 +114,10 @@ impl Tokens {
         {
             return Err(Error::invalid_token("issued in the future"));
         }
-        Ok(claims.sub)
+        Ok(Caller {
+            user: claims.sub,
+            session: claims.sid,
+        })
     }
 }
 
@@ -150,8 +160,15 @@ mod tests {
         OffsetDateTime::now_utc().unix_timestamp()
     }
 
+    fn caller() -> Caller {
+        Caller {
+            user: Uuid::new_v4(),
+            session: Uuid::new_v4(),
+        }
+    }
+
     fn good_claims(user: Uuid) -> Value {
-        json!({"sub": user, "iat": now(), "exp": now() + 600, "iss": "todo-api", "aud": "todo-app", "jti": Uuid::new_v4()})
+        json!({"sub": user, "sid": Uuid::new_v4(), "iat": now(), "exp": now() + 600, "iss": "todo-api", "aud": "todo-app", "jti": Uuid::new_v4()})
     }
 
     fn sign(alg: Algorithm, claims: &Value, secret: &str) -> String {
@@ -185,21 +202,21 @@ mod tests {
         match tokens().verify(token) {
             Err(Error::Unauthorized(AuthFailure::Invalid(reason))) => reason,
             Err(other) => panic!("unexpected error {other:?}"),
-            Ok(user) => panic!("token accepted for {user}"),
+            Ok(caller) => panic!("token accepted for {caller:?}"),
         }
     }
 
     #[test]
     fn an_issued_token_verifies_to_its_user_with_every_required_claim() {
-        let user = Uuid::new_v4();
-        let issued = tokens().issue(user).unwrap();
+        let caller = caller();
+        let issued = tokens().issue(caller).unwrap();
         assert_eq!(issued.expires_in, 3600);
-        assert_eq!(tokens().verify(&issued.token).unwrap(), user);
+        assert_eq!(tokens().verify(&issued.token).unwrap(), caller);
 
         let claims: Value =
             serde_json::from_slice(&B64.decode(issued.token.split('.').nth(1).unwrap()).unwrap())
                 .unwrap();
-        for claim in ["sub", "iat", "exp", "iss", "aud", "jti"] {
+        for claim in ["sub", "sid", "iat", "exp", "iss", "aud", "jti"] {
             assert!(claims.get(claim).is_some(), "{claim} missing");
         }
         assert_eq!(
@@ -210,10 +227,10 @@ mod tests {
 
     #[test]
     fn two_tokens_for_one_user_have_different_ids() {
-        let user = Uuid::new_v4();
+        let caller = caller();
         assert_ne!(
-            tokens().issue(user).unwrap().token,
-            tokens().issue(user).unwrap().token
+            tokens().issue(caller).unwrap().token,
+            tokens().issue(caller).unwrap().token
         );
     }
 
@@ -250,7 +267,7 @@ mod tests {
 
     #[test]
     fn tampered_claims_break_the_signature() {
-        let token = tokens().issue(Uuid::new_v4()).unwrap().token;
+        let token = tokens().issue(caller()).unwrap().token;
         let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
         let mut claims: Value = serde_json::from_slice(&B64.decode(&parts[1]).unwrap()).unwrap();
         claims["sub"] = json!(Uuid::new_v4());
@@ -260,7 +277,7 @@ mod tests {
 
     #[test]
     fn a_missing_or_truncated_signature_is_refused() {
-        let token = tokens().issue(Uuid::new_v4()).unwrap().token;
+        let token = tokens().issue(caller()).unwrap().token;
         let (unsigned_part, signature) = token.rsplit_once('.').unwrap();
         rejected(&format!("{unsigned_part}."));
         rejected(&format!("{unsigned_part}.{}", &signature[..10]));
@@ -294,7 +311,7 @@ mod tests {
 
     #[test]
     fn every_required_claim_must_be_present() {
-        for claim in ["exp", "sub", "iss", "aud"] {
+        for claim in ["exp", "sub", "sid", "iss", "aud"] {
             rejected(&without_claim(claim));
         }
     }
@@ -309,5 +326,91 @@ mod tests {
         for token in ["", ".", "..", "a.b.c", "not a token", "\u{0}"] {
             assert_eq!(rejected(token), "malformed", "{token:?}");
         }
+    }
+
+    /// A token with any header, HMAC-signed with `key`: how jwt_tool forges its variants.
+    fn forged(header: Value, claims: &Value, key: &[u8]) -> String {
+        let message = format!(
+            "{}.{}",
+            B64.encode(header.to_string()),
+            B64.encode(claims.to_string())
+        );
+        let signature = jsonwebtoken::crypto::sign(
+            message.as_bytes(),
+            &EncodingKey::from_secret(key),
+            Algorithm::HS256,
+        )
+        .unwrap();
+        format!("{message}.{signature}")
+    }
+
+    #[test]
+    fn a_null_or_zeroed_signature_is_refused() {
+        let claims = good_claims(Uuid::new_v4());
+        for signature in [
+            "",
+            "AA",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "null",
+        ] {
+            rejected(&unsigned(
+                json!({"alg": "HS256", "typ": "JWT"}),
+                &claims,
+                signature,
+            ));
+        }
+    }
+
+    #[test]
+    fn a_token_signed_with_an_empty_key_is_refused() {
+        let claims = good_claims(Uuid::new_v4());
+        assert_eq!(
+            rejected(&forged(json!({"alg": "HS256"}), &claims, b"")),
+            "bad signature"
+        );
+    }
+
+    #[test]
+    fn switching_to_an_asymmetric_algorithm_is_refused() {
+        // The classic confusion: RS256/ES256 in the header, HMAC over our secret as "public key".
+        let claims = good_claims(Uuid::new_v4());
+        let genuine = forged(json!({"alg": "HS256"}), &claims, SECRET.as_bytes());
+        let signature = genuine.rsplit('.').next().unwrap();
+        for alg in ["RS256", "ES256", "PS256", "EdDSA", "HS256 ", "hs256"] {
+            rejected(&unsigned(json!({"alg": alg}), &claims, signature));
+        }
+    }
+
+    #[test]
+    fn key_material_in_the_header_is_never_trusted() {
+        let claims = good_claims(Uuid::new_v4());
+        let attacker = b"attacker-chosen-key-of-32-bytes-or-more";
+        let headers = [
+            json!({"alg": "HS256", "jwk": {"kty": "oct", "k": B64.encode(attacker)}}),
+            json!({"alg": "HS256", "jku": "https://attacker.example/jwks.json"}),
+            json!({"alg": "HS256", "x5u": "https://attacker.example/cert.pem"}),
+            json!({"alg": "HS256", "kid": "../../../../../../dev/null"}),
+            json!({"alg": "HS256", "kid": "' UNION SELECT 'attacker-chosen-key-of-32-bytes-or-more' --"}),
+            json!({"alg": "HS256", "kid": "key|/usr/bin/id"}),
+        ];
+        for header in headers {
+            assert_eq!(
+                rejected(&forged(header.clone(), &claims, attacker)),
+                "bad signature",
+                "{header}"
+            );
+            // /dev/null as the key file means an empty key.
+            assert_eq!(
+                rejected(&forged(header.clone(), &claims, b"")),
+                "bad signature",
+                "{header}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_token_without_a_session_is_refused() {
+        rejected(&without_claim("sid"));
+        rejected(&with_claim("sid", json!("not-a-session")));
     }
 }

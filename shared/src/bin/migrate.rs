@@ -1,4 +1,5 @@
-//! `migrate`: applies `migrations/` to the database in `DATABASE_URL` (local or Neon).
+//! `migrate`: applies `migrations/` to the database in `MIGRATION_DATABASE_URL`, or else
+//! `DATABASE_URL` (local or Neon). Migrations need the owner role; the functions do not have it.
 
 use std::process::ExitCode;
 use std::str::FromStr;
@@ -19,9 +20,12 @@ async fn main() -> ExitCode {
 }
 
 async fn migrate() -> Result<Vec<String>, String> {
-    let url = std::env::var("DATABASE_URL").map_err(|_| "DATABASE_URL is not set".to_owned())?;
+    let (name, url) = ["MIGRATION_DATABASE_URL", "DATABASE_URL"]
+        .into_iter()
+        .find_map(|name| Some((name, std::env::var(name).ok().filter(|v| !v.is_empty())?)))
+        .ok_or("neither MIGRATION_DATABASE_URL nor DATABASE_URL is set")?;
     let config = tokio_postgres::Config::from_str(&url)
-        .map_err(|_| "DATABASE_URL is not a PostgreSQL connection URL".to_owned())?;
+        .map_err(|_| format!("{name} is not a PostgreSQL connection URL"))?;
     let db = shared::db::Db::new(config).map_err(|e| format!("TLS set-up failed: {e}"))?;
     let mut client = db
         .dedicated_client()

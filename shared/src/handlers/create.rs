@@ -23,7 +23,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 }
 
 async fn create(app: &App, req: Request) -> Result<Response<Body>> {
-    let owner = task_owner(&app.tokens, &req)?;
+    let caller = task_owner(&app.tokens, &req)?;
     let body: CreateBody = json_body(&req)?;
     let mut errors = FieldErrors::default();
     let title = errors.check(
@@ -43,6 +43,6 @@ async fn create(app: &App, req: Request) -> Result<Response<Body>> {
         completed: body.completed.unwrap_or(false),
     };
 
-    let task = tasks::create(&app.db, owner, &new).await?;
+    let task = tasks::create(&app.db, caller, &new).await?;
     json(StatusCode::CREATED, &task)
 }

@@ -13,9 +13,9 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 }
 
 async fn delete(app: &App, req: Request) -> Result<Response<Body>> {
-    let owner = task_owner(&app.tokens, &req)?;
+    let caller = task_owner(&app.tokens, &req)?;
     let id = super::task_id(&req)?;
-    if !tasks::delete(&app.db, owner, id).await? {
+    if !tasks::delete(&app.db, caller, id).await? {
         return Err(Error::NotFound);
     }
     Ok(no_content())

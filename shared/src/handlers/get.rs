@@ -13,9 +13,9 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 }
 
 async fn get(app: &App, req: Request) -> Result<Response<Body>> {
-    let owner = task_owner(&app.tokens, &req)?;
+    let caller = task_owner(&app.tokens, &req)?;
     let id = super::task_id(&req)?;
-    let task = tasks::get(&app.db, owner, id)
+    let task = tasks::get(&app.db, caller, id)
         .await?
         .ok_or(Error::NotFound)?;
     json(StatusCode::OK, &task)

@@ -15,9 +15,9 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 }
 
 async fn list(app: &App, req: Request) -> Result<Response<Body>> {
-    let owner = task_owner(&app.tokens, &req)?;
+    let caller = task_owner(&app.tokens, &req)?;
     let params = req.query_string_parameters();
     let query = ListQuery::parse(|name| params.first(name))?;
-    let page = tasks::list(&app.db, owner, &query).await?;
+    let page = tasks::list(&app.db, caller, &query).await?;
     json(StatusCode::OK, &page)
 }

@@ -15,9 +15,9 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 }
 
 async fn me(app: &App, req: Request) -> Result<Response<Body>> {
-    let id = authenticate(&app.tokens, &req)?;
-    let user = users::find(&app.db, id)
+    let caller = authenticate(&app.tokens, &req)?;
+    let user = users::find_for_session(&app.db, caller)
         .await?
-        .ok_or(Error::invalid_token("the account no longer exists"))?;
+        .ok_or(Error::invalid_token("session ended or expired"))?;
     json(StatusCode::OK, &json!({ "user": user }))
 }

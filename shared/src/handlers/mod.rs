@@ -6,7 +6,9 @@ pub mod delete;
 pub mod get;
 pub mod list;
 pub mod me;
+pub mod refresh;
 pub mod signin;
+pub mod signout;
 pub mod signup;
 pub mod toggle;
 pub mod update;
@@ -16,27 +18,31 @@ use serde::Serialize;
 use crate::App;
 use crate::error::{Error, Result};
 use crate::http::{Body, Request, Response, StatusCode, json, path_param};
+use crate::sessions::Issued;
 use crate::tasks::TaskId;
 use crate::users::User;
 
-/// What signup and signin answer: the account and a fresh access token.
+/// What signup, signin and refresh answer: the account, a fresh access token, and the refresh
+/// token that gets the next one.
 #[derive(Serialize)]
-struct Session {
+struct SessionBody<'a> {
     user: User,
     token: String,
     token_type: &'static str,
     expires_in: u64,
+    refresh_token: &'a str,
 }
 
-fn session(app: &App, user: User, status: StatusCode) -> Result<Response<Body>> {
-    let issued = app.tokens.issue(user.id)?;
+fn session(app: &App, user: User, issued: &Issued, status: StatusCode) -> Result<Response<Body>> {
+    let access = app.tokens.issue(issued.caller)?;
     json(
         status,
-        &Session {
+        &SessionBody {
             user,
-            token: issued.token,
+            token: access.token,
             token_type: "Bearer",
-            expires_in: issued.expires_in,
+            expires_in: access.expires_in,
+            refresh_token: issued.refresh.expose()?,
         },
     )
 }

@@ -1,5 +1,6 @@
 //! `POST /api/auth/signin` `{"email", "password"}` → 200 session. An unknown email and a wrong
-//! password get the same 401 after the same bcrypt work.
+//! password get the same 401 after the same bcrypt work. Repeated failures per account and per
+//! address are throttled with 429 and `Retry-After`.
 
 use std::convert::Infallible;
 
@@ -8,9 +9,12 @@ use serde::Deserialize;
 
 use crate::App;
 use crate::error::{Error, Result};
-use crate::http::{Body, Method, Request, Response, StatusCode, json_body, respond};
+use crate::http::{
+    Body, Method, Request, Response, StatusCode, json_body, respond, source_address,
+};
 use crate::users::{self, Email};
 use crate::validation::{FieldErrors, required};
+use crate::{sessions, throttle};
 
 #[derive(Deserialize)]
 struct SigninBody {
@@ -32,11 +36,27 @@ async fn signin(app: &App, req: Request) -> Result<Response<Body>> {
         return Err(Error::Validation(errors));
     };
 
-    let account = users::find_with_hash(&app.db, &email).await?;
+    let keys = throttle::signin_keys(&email, source_address(&req));
+    // Pipelined: the throttle check and the lookup share one round trip.
+    let (allowed, account) = tokio::join!(
+        biased;
+        throttle::check(&app.db, &keys),
+        users::find_with_hash(&app.db, &email),
+    );
+    allowed?;
+    let account = account?;
     let stored_hash = account.as_ref().map(|(_, hash)| hash.as_str());
     let verified = app.passwords.verify(&password, stored_hash).await?;
     match account {
-        Some((user, _)) if verified => super::session(app, user, StatusCode::OK),
+        Some((user, _)) if verified => {
+            let (issued, cleared) = tokio::join!(
+                biased;
+                sessions::start(&app.db, user.id, app.sessions),
+                throttle::clear_account(&app.db, &email),
+            );
+            cleared?;
+            super::session(app, user, &issued?, StatusCode::OK)
+        }
         account => {
             let reason = if account.is_some() {
                 "wrong password"
@@ -44,6 +64,7 @@ async fn signin(app: &App, req: Request) -> Result<Response<Body>> {
                 "unknown email"
             };
             tracing::info!(reason, "signin refused");
+            throttle::hit(&app.db, &keys).await?;
             Err(Error::InvalidCredentials)
         }
     }

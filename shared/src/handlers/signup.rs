@@ -1,4 +1,5 @@
-//! `POST /api/auth/signup` `{"email", "password", "name"?}` → 201 session.
+//! `POST /api/auth/signup` `{"email", "password", "name"?}` → 201 session. Signups per address
+//! are throttled with 429 and `Retry-After`.
 
 use std::convert::Infallible;
 
@@ -6,9 +7,12 @@ use serde::Deserialize;
 
 use crate::App;
 use crate::error::{Error, Result};
-use crate::http::{Body, Method, Request, Response, StatusCode, json_body, respond};
+use crate::http::{
+    Body, Method, Request, Response, StatusCode, json_body, respond, source_address,
+};
 use crate::users::{self, DisplayName, Email, NewPassword};
 use crate::validation::{FieldErrors, required};
+use crate::{sessions, throttle};
 
 #[derive(Deserialize)]
 struct SignupBody {
@@ -34,7 +38,12 @@ async fn signup(app: &App, req: Request) -> Result<Response<Body>> {
         return Err(Error::Validation(errors));
     };
 
+    let keys = throttle::signup_keys(source_address(&req));
+    throttle::check(&app.db, &keys).await?;
+    // Counted before the attempt, so taken emails cost an attacker probing for them too.
+    throttle::hit(&app.db, &keys).await?;
     let hash = app.passwords.hash(password.secret()).await?;
     let user = users::create(&app.db, &email, &name, &hash).await?;
-    super::session(app, user, StatusCode::CREATED)
+    let issued = sessions::start(&app.db, user.id, app.sessions).await?;
+    super::session(app, user, &issued, StatusCode::CREATED)
 }

@@ -21,10 +21,10 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 }
 
 async fn toggle(app: &App, req: Request) -> Result<Response<Body>> {
-    let owner = task_owner(&app.tokens, &req)?;
+    let caller = task_owner(&app.tokens, &req)?;
     let id = super::task_id(&req)?;
     let body: ToggleBody = optional_json_body(&req)?;
-    let task = tasks::toggle(&app.db, owner, id, body.completed)
+    let task = tasks::toggle(&app.db, caller, id, body.completed)
         .await?
         .ok_or(Error::NotFound)?;
     json(StatusCode::OK, &task)

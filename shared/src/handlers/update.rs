@@ -28,7 +28,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 }
 
 async fn update(app: &App, req: Request) -> Result<Response<Body>> {
-    let owner = task_owner(&app.tokens, &req)?;
+    let caller = task_owner(&app.tokens, &req)?;
     let id = super::task_id(&req)?;
     let body: UpdateBody = json_body(&req)?;
     if body.title.is_none() && body.description.is_none() && body.completed.is_none() {
@@ -60,7 +60,7 @@ async fn update(app: &App, req: Request) -> Result<Response<Body>> {
         completed: completed.flatten(),
     };
 
-    let task = tasks::update(&app.db, owner, id, &changes)
+    let task = tasks::update(&app.db, caller, id, &changes)
         .await?
         .ok_or(Error::NotFound)?;
     json(StatusCode::OK, &task)

@@ -10,6 +10,7 @@ pub use lambda_http::http::{Method, StatusCode};
 pub use lambda_http::{Body, Request, Response};
 pub use request::{
     MAX_BODY_BYTES, bearer_token, json_body, optional_json_body, path_param, present,
+    source_address,
 };
 pub use response::{error_response, json, no_content};
 

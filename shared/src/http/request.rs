@@ -1,12 +1,23 @@
 //! Reading what a request carries: its JSON body, its bearer token, its path parameters.
 
 use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use std::net::IpAddr;
+
+use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use serde::{Deserialize, Deserializer, de::DeserializeOwned};
 use serde_json::{Map, Value};
 
 use crate::error::{AuthFailure, Error, Result};
 use crate::validation::FieldErrors;
+
+/// The client's address as API Gateway saw it (the TCP peer, not a forgeable header).
+pub fn source_address(req: &Request) -> Option<IpAddr> {
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.http.source_ip.as_deref()?.parse().ok(),
+        _ => None,
+    }
+}
 
 /// Request bodies larger than this are refused with 413 before they are parsed.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;

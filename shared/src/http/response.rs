@@ -1,14 +1,13 @@
 //! Writing responses, and the one mapping from [`Error`] to status, code and JSON body.
 
 use lambda_http::http::header::{
-    ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE,
+    ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use lambda_http::http::{HeaderMap, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::db;
 use crate::error::{AuthFailure, Error, Result};
 
 /// A JSON response. Every answer is per-user, so none may be cached along the way.
@@ -54,7 +53,8 @@ impl Error {
             Error::Validation(_) | Error::Unprocessable(_) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
             }
-            Error::Database(e) if db::is_unavailable(e) => {
+            Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Error::Database(e) if e.is_unavailable() => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }
             Error::Database(_) | Error::Internal(_) => {
@@ -87,11 +87,11 @@ pub fn error_response(error: &Error) -> Response<Body> {
         body["error"]["details"] = fields.iter().collect();
     }
     let mut response = response(status, Body::Text(body.to_string()), true);
-    add_challenge(error, response.headers_mut());
+    add_headers(error, response.headers_mut());
     response
 }
 
-fn add_challenge(error: &Error, headers: &mut HeaderMap) {
+fn add_headers(error: &Error, headers: &mut HeaderMap) {
     match error {
         Error::Unauthorized(AuthFailure::Invalid(_)) => {
             headers.insert(
@@ -111,6 +111,9 @@ fn add_challenge(error: &Error, headers: &mut HeaderMap) {
             if let Ok(value) = HeaderValue::from_str(&allow) {
                 headers.insert(ALLOW, value);
             }
+        }
+        Error::RateLimited { retry_after } => {
+            headers.insert(RETRY_AFTER, HeaderValue::from(*retry_after));
         }
         _ => {}
     }

@@ -1,5 +1,7 @@
 //! Tasks: the `Task` the API shows, and one SQL statement per operation. Every statement names
-//! the owner in its `WHERE`, so another user's task is simply not found and never touched.
+//! the owner in its `WHERE`, so another user's task is simply not found and never touched; and
+//! runs bound to the caller's live session, so row-level security enforces the same, and an
+//! ended session is refused without a round trip of its own (see [`Db::query_as`]).
 
 mod fields;
 mod list;
@@ -8,14 +10,14 @@ pub mod sql;
 pub use fields::{TaskDescription, TaskId, TaskTitle};
 pub use list::{Cursor, CursorKey, ListQuery, Order, Sort, Status};
 
+use crate::auth::Caller;
+use crate::db::{Db, Param};
+use crate::error::{Error, Result};
 use serde::Serialize;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 use tokio_postgres::types::Type;
 use uuid::Uuid;
-
-use crate::db::{Db, Param};
-use crate::error::Result;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Task {
@@ -68,34 +70,43 @@ pub struct Page {
     pub next_cursor: Option<String>,
 }
 
-async fn one(db: &Db, sql: &str, params: &[Param<'_>]) -> Result<Option<Task>> {
-    db.query_opt(sql, params)
+/// Runs a task statement for the caller; an ended session is a 401.
+async fn rows(db: &Db, caller: Caller, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>> {
+    db.query_as(caller.user, caller.session, sql, params)
         .await?
-        .as_ref()
+        .ok_or(Error::invalid_token("session ended or expired"))
+}
+
+async fn one(db: &Db, caller: Caller, sql: &str, params: &[Param<'_>]) -> Result<Option<Task>> {
+    rows(db, caller, sql, params)
+        .await?
+        .first()
         .map(Task::from_row)
         .transpose()
 }
 
-pub async fn create(db: &Db, owner: Uuid, task: &NewTask) -> Result<Task> {
+pub async fn create(db: &Db, caller: Caller, task: &NewTask) -> Result<Task> {
     let created = one(
         db,
+        caller,
         sql::CREATE,
         &[
-            (&owner, Type::UUID),
+            (&caller.user, Type::UUID),
             (&task.title.as_str(), Type::TEXT),
             (&task.description.as_deref(), Type::TEXT),
             (&task.completed, Type::BOOL),
         ],
     )
     .await?;
-    created.ok_or_else(|| crate::Error::Internal("INSERT … RETURNING gave no row".into()))
+    created.ok_or_else(|| Error::Internal("INSERT … RETURNING gave no row".into()))
 }
 
-pub async fn get(db: &Db, owner: Uuid, id: TaskId) -> Result<Option<Task>> {
+pub async fn get(db: &Db, caller: Caller, id: TaskId) -> Result<Option<Task>> {
     one(
         db,
+        caller,
         sql::GET,
-        &[(&id.get(), Type::INT8), (&owner, Type::UUID)],
+        &[(&id.get(), Type::INT8), (&caller.user, Type::UUID)],
     )
     .await
 }
@@ -103,7 +114,7 @@ pub async fn get(db: &Db, owner: Uuid, id: TaskId) -> Result<Option<Task>> {
 /// Applies the given changes in one statement; `updated_at` moves on every change.
 pub async fn update(
     db: &Db,
-    owner: Uuid,
+    caller: Caller,
     id: TaskId,
     changes: &TaskChanges,
 ) -> Result<Option<Task>> {
@@ -115,10 +126,11 @@ pub async fn update(
         .and_then(TaskDescription::as_deref);
     one(
         db,
+        caller,
         sql::UPDATE,
         &[
             (&id.get(), Type::INT8),
-            (&owner, Type::UUID),
+            (&caller.user, Type::UUID),
             (&title, Type::TEXT),
             (&set_description, Type::BOOL),
             (&description, Type::TEXT),
@@ -130,27 +142,27 @@ pub async fn update(
 
 /// Flips `completed`, or sets it when `to` is given, atomically: the new value is computed by the
 /// row update itself, so concurrent toggles serialise on the row lock and none is lost.
-pub async fn toggle(db: &Db, owner: Uuid, id: TaskId, to: Option<bool>) -> Result<Option<Task>> {
+pub async fn toggle(db: &Db, caller: Caller, id: TaskId, to: Option<bool>) -> Result<Option<Task>> {
     let params: [Param<'_>; 3] = [
         (&id.get(), Type::INT8),
-        (&owner, Type::UUID),
+        (&caller.user, Type::UUID),
         (&to, Type::BOOL),
     ];
-    one(db, sql::TOGGLE, &params).await
+    one(db, caller, sql::TOGGLE, &params).await
 }
 
 /// Whether a task of this owner was deleted.
-pub async fn delete(db: &Db, owner: Uuid, id: TaskId) -> Result<bool> {
-    let params: [Param<'_>; 2] = [(&id.get(), Type::INT8), (&owner, Type::UUID)];
-    Ok(db.query_opt(sql::DELETE, &params).await?.is_some())
+pub async fn delete(db: &Db, caller: Caller, id: TaskId) -> Result<bool> {
+    let params: [Param<'_>; 2] = [(&id.get(), Type::INT8), (&caller.user, Type::UUID)];
+    Ok(!rows(db, caller, sql::DELETE, &params).await?.is_empty())
 }
 
 /// One page of the owner's tasks, by keyset: the page after the cursor, in one index range scan.
-pub async fn list(db: &Db, owner: Uuid, query: &ListQuery) -> Result<Page> {
+pub async fn list(db: &Db, caller: Caller, query: &ListQuery) -> Result<Page> {
     let completed = query.status.completed();
     // One more row than asked tells whether there is a next page.
     let fetch = query.limit + 1;
-    let mut params: Vec<Param<'_>> = vec![(&owner, Type::UUID)];
+    let mut params: Vec<Param<'_>> = vec![(&caller.user, Type::UUID)];
     if let Some(completed) = &completed {
         params.push((completed, Type::BOOL));
     }
@@ -163,8 +175,8 @@ pub async fn list(db: &Db, owner: Uuid, query: &ListQuery) -> Result<Page> {
     }
     params.push((&fetch, Type::INT8));
 
-    let rows = db.query(&sql::list(query), &params).await?;
-    let mut tasks = rows
+    let mut tasks = rows(db, caller, &sql::list(query), &params)
+        .await?
         .iter()
         .map(Task::from_row)
         .collect::<Result<Vec<_>>>()?;

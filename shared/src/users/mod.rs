@@ -11,6 +11,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
+use crate::auth::Caller;
 use crate::db::Db;
 use crate::error::{Error, Result};
 
@@ -25,12 +26,13 @@ pub struct User {
 }
 
 impl User {
-    fn from_row(row: &Row) -> Result<Self> {
+    /// Reads `id, email, name, created_at` from the row's columns from `first` on.
+    pub(crate) fn from_row_at(row: &Row, first: usize) -> Result<Self> {
         Ok(Self {
-            id: row.try_get("id")?,
-            email: row.try_get("email")?,
-            name: row.try_get("name")?,
-            created_at: row.try_get("created_at")?,
+            id: row.try_get(first)?,
+            email: row.try_get(first + 1)?,
+            name: row.try_get(first + 2)?,
+            created_at: row.try_get(first + 3)?,
         })
     }
 }
@@ -53,17 +55,17 @@ pub async fn create(
             ],
         )
         .await
-        .map_err(|e| match e.as_db_error() {
-            Some(db)
-                if *db.code() == SqlState::UNIQUE_VIOLATION
-                    && db.constraint() == Some("users_email_key") =>
+        .map_err(|e| {
+            if e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+                && e.constraint() == Some("users_email_key")
             {
                 Error::EmailTaken
+            } else {
+                Error::Database(e)
             }
-            _ => Error::Database(e),
         })?;
     let row = row.ok_or_else(|| Error::Internal("INSERT … RETURNING gave no row".into()))?;
-    User::from_row(&row)
+    User::from_row_at(&row, 0)
 }
 
 /// The account with this email and its password hash, for signin.
@@ -74,16 +76,19 @@ pub async fn find_with_hash(db: &Db, email: &Email) -> Result<Option<(User, Stri
             &[(&email.as_str(), Type::TEXT)],
         )
         .await?;
-    row.map(|row| Ok((User::from_row(&row)?, row.try_get("password_hash")?)))
+    row.map(|row| Ok((User::from_row_at(&row, 0)?, row.try_get(4)?)))
         .transpose()
 }
 
-pub async fn find(db: &Db, id: Uuid) -> Result<Option<User>> {
+/// The caller's account, if their session is still live: one statement does both.
+pub async fn find_for_session(db: &Db, caller: Caller) -> Result<Option<User>> {
     let row = db
         .query_opt(
-            "SELECT id, email, name, created_at FROM users WHERE id = $1",
-            &[(&id, Type::UUID)],
+            "SELECT u.id, u.email, u.name, u.created_at
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id = $1 AND s.user_id = $2 AND s.ended_at IS NULL AND s.expires_at > now()",
+            &[(&caller.session, Type::UUID), (&caller.user, Type::UUID)],
         )
         .await?;
-    row.as_ref().map(User::from_row).transpose()
+    row.map(|row| User::from_row_at(&row, 0)).transpose()
 }

@@ -1,11 +1,14 @@
-//! What the integration tests share: an `App` on the real PostgreSQL in `DATABASE_URL`
-//! (migrated once per test binary), fresh users, and request/response helpers.
+//! What the integration tests share: an `App` on the real PostgreSQL in `DATABASE_URL` (the
+//! functions' role), migrated once per test binary through `MIGRATION_DATABASE_URL` (the owner;
+//! `DATABASE_URL` when unset), fresh users, and request/response helpers.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
 use shared::App;
@@ -30,6 +33,15 @@ pub fn config() -> Config {
     .unwrap()
 }
 
+/// The owner's connection, for what the functions' role may not do: set-up and inspection.
+pub async fn admin() -> tokio_postgres::Client {
+    let url = std::env::var("MIGRATION_DATABASE_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .unwrap();
+    let db = shared::db::Db::new(url.parse().unwrap()).unwrap();
+    db.dedicated_client().await.unwrap()
+}
+
 /// A fresh `App` for one test. Each test has its own runtime, so its own connection too.
 pub fn app() -> App {
     static MIGRATED: OnceLock<()> = OnceLock::new();
@@ -40,8 +52,7 @@ pub fn app() -> App {
                 .build()
                 .unwrap()
                 .block_on(async {
-                    let db = shared::db::Db::new(config().database).unwrap();
-                    let mut client = db.dedicated_client().await.unwrap();
+                    let mut client = admin().await;
                     shared::migrate::run(&mut client).await.unwrap();
                 })
         })
@@ -58,6 +69,7 @@ pub struct Call {
     path_params: HashMap<String, String>,
     query: HashMap<String, String>,
     headers: Vec<(String, String)>,
+    source_ip: Option<String>,
     body: Body,
 }
 
@@ -68,6 +80,7 @@ pub fn call(method: Method, path: &str) -> Call {
         path_params: HashMap::new(),
         query: HashMap::new(),
         headers: Vec::new(),
+        source_ip: None,
         body: Body::Empty,
     }
 }
@@ -79,6 +92,12 @@ impl Call {
 
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The client address API Gateway reports.
+    pub fn from_ip(mut self, ip: &str) -> Self {
+        self.source_ip = Some(ip.to_owned());
         self
     }
 
@@ -109,11 +128,14 @@ impl Call {
         for (name, value) in &self.headers {
             builder = builder.header(name, value);
         }
+        let mut context = ApiGatewayV2httpRequestContext::default();
+        context.http.source_ip = self.source_ip;
         builder
             .body(self.body)
             .unwrap()
             .with_path_parameters(self.path_params)
             .with_query_string_parameters(self.query)
+            .with_request_context(RequestContext::ApiGatewayV2(context))
     }
 }
 
@@ -149,11 +171,12 @@ pub fn unique_email() -> String {
     format!("user-{}@example.com", Uuid::new_v4().simple())
 }
 
-/// A new account: its id, email and token.
+/// A new account: its id, email, access token and refresh token.
 pub struct Account {
     pub id: Uuid,
     pub email: String,
     pub token: String,
+    pub refresh_token: String,
 }
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -170,6 +193,7 @@ pub async fn signup(app: &App) -> Account {
         id: body["user"]["id"].as_str().unwrap().parse().unwrap(),
         email,
         token: body["token"].as_str().unwrap().to_owned(),
+        refresh_token: body["refresh_token"].as_str().unwrap().to_owned(),
     }
 }
 

@@ -1,0 +1,11 @@
+//! The `refresh` Lambda function: wiring only; the handler lives in `shared::handlers::refresh`.
+
+use lambda_http::{Error, run, service_fn};
+use shared::{App, handlers::refresh};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::logging::init();
+    let app = App::load().await?;
+    run(service_fn(|req| refresh::handle(&app, req))).await
+}
