@@ -96,7 +96,7 @@ impl Call {
     }
 
     /// The client address API Gateway reports.
-    pub fn from_ip(mut self, ip: &str) -> Self {
+    pub fn source_ip(mut self, ip: &str) -> Self {
         self.source_ip = Some(ip.to_owned());
         self
     }
