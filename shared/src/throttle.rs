@@ -110,9 +110,10 @@ const HIT: &str = "WITH pruned AS (
         blocked_until = CASE
             WHEN (CASE WHEN t.last_hit_at < now() - make_interval(secs => $4) THEN 1
                        ELSE t.hits + 1 END) > $2
-            THEN now() + make_interval(secs => least($3, power(2, (CASE
+            -- The exponent is capped too: 2^1024 would overflow a double.
+            THEN now() + make_interval(secs => least($3, power(2, least(30, (CASE
                 WHEN t.last_hit_at < now() - make_interval(secs => $4) THEN 1
-                ELSE t.hits + 1 END) - $2 - 1)))
+                ELSE t.hits + 1 END) - $2 - 1))))
         END";
 
 /// Refuses with 429 while any of the keys is blocked, saying for how long. A refused attempt

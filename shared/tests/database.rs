@@ -151,3 +151,91 @@ async fn migrations_are_recorded_and_running_them_again_applies_nothing() {
         .get(0);
     assert_eq!(recorded, 1);
 }
+
+#[tokio::test]
+async fn a_stuck_statement_answers_503_at_the_deadline_and_changes_nothing() {
+    let mut settings = config();
+    settings.statement_timeout = Duration::from_millis(500);
+    let app = App::new(&settings).unwrap();
+    let account = signup(&app).await;
+    let task = create_task(&app, &account, json!({"title": "locked"})).await;
+    let id = task["id"].as_i64().unwrap();
+
+    // Another transaction holds the row: the toggle waits on its lock.
+    let mut holder = admin().await;
+    let lock = holder.transaction().await.unwrap();
+    lock.execute("SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE", &[&id])
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let response = send(
+        &app,
+        "toggle",
+        call(Method::PATCH, &format!("/api/tasks/{id}/complete"))
+            .token(&account.token)
+            .path_param("id", id),
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_error(response, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    // The timed-out statement is cancelled on the server before the lock is released.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    lock.rollback().await.unwrap();
+
+    let (status, body) = read(
+        send(
+            &app,
+            "get",
+            call(Method::GET, &format!("/api/tasks/{id}"))
+                .token(&account.token)
+                .path_param("id", id),
+        )
+        .await,
+    );
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a new connection serves the next request"
+    );
+    assert_eq!(
+        body["completed"], false,
+        "the cancelled toggle left no trace"
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_accepts_but_never_answers_gets_503_at_the_deadline() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let _silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let mut settings = config();
+    settings.database = format!("postgres://u:p@127.0.0.1:{port}/db?sslmode=disable")
+        .parse()
+        .unwrap();
+    settings.statement_timeout = Duration::from_secs(1);
+    let app = App::new(&settings).unwrap();
+    let caller = Caller {
+        user: Uuid::new_v4(),
+        session: Uuid::new_v4(),
+    };
+    let token = app.tokens.issue(caller).unwrap().token;
+    for _ in 0..2 {
+        let started = Instant::now();
+        let response = send(&app, "list", call(Method::GET, "/api/tasks").token(&token)).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_error(response, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    }
+}

@@ -6,7 +6,9 @@ mod support;
 
 use lambda_http::{Body, Response};
 use shared::App;
-use shared::handlers::{create, delete, get, list, me, signin, signup, toggle, update};
+use shared::handlers::{
+    create, delete, get, list, me, refresh, signin, signout, signup, toggle, update,
+};
 use support::*;
 
 async fn create_with(app: &App, req: Call) -> Response<Body> {
@@ -160,14 +162,22 @@ async fn errors_without_failed_fields_have_no_details() {
     assert!(body["error"].get("details").is_none());
 }
 
-/// A fixture from `events/` with its placeholders filled in.
+/// A fixture from `events/` with its placeholders filled in, from a client address of its own
+/// (signup and signin count per address).
 fn fixture(name: &str, replacements: &[(&str, &str)]) -> lambda_http::Request {
     let path = format!("{}/../events/{name}.json", env!("CARGO_MANIFEST_DIR"));
-    let mut text = std::fs::read_to_string(&path).unwrap();
+    let mut text = std::fs::read_to_string(&path).unwrap().replace(
+        "\"sourceIp\": \"203.0.113.10\"",
+        &format!("\"sourceIp\": \"2001:db8::{:x}\"", rand_u16()),
+    );
     for (from, to) in replacements {
         text = text.replace(from, to);
     }
     lambda_http::request::from_str(&text).unwrap()
+}
+
+fn rand_u16() -> u16 {
+    uuid::Uuid::new_v4().as_u128() as u16
 }
 
 const FIXTURE_USER: &str = "00000000-0000-4000-8000-000000000001";
@@ -260,23 +270,30 @@ async fn the_event_fixtures_drive_every_function_end_to_end() {
 
     let Ok(response) = delete::handle(&app, on_task("delete")).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
+
+    let refresh_token = session["refresh_token"].as_str().unwrap();
+    let Ok(response) = refresh::handle(
+        &app,
+        fixture("refresh", &[("REPLACE_WITH_REFRESH_TOKEN", refresh_token)]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let Ok(response) = signout::handle(&app, fixture("signout", &auth)).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
 }
 
 #[tokio::test]
 async fn the_fixtures_as_committed_are_answered_by_the_contract() {
     let app = app();
     // With the placeholder token every protected fixture is a clean 401, never a failure.
-    for (name, handler) in [
-        ("me", "me"),
-        ("list", "list"),
-        ("get", "get"),
-        ("toggle", "toggle"),
-    ] {
+    for name in ["me", "list", "get", "toggle", "signout", "refresh"] {
         let req = fixture(name, &[]);
-        let Ok(response) = match handler {
+        let Ok(response) = match name {
             "me" => me::handle(&app, req).await,
             "list" => list::handle(&app, req).await,
             "get" => get::handle(&app, req).await,
+            "signout" => signout::handle(&app, req).await,
+            "refresh" => refresh::handle(&app, req).await,
             _ => toggle::handle(&app, req).await,
         };
         assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized");

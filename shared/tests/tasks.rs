@@ -3,25 +3,9 @@
 
 mod support;
 
-use lambda_http::{Body, Response};
 use serde_json::Value;
 use shared::App;
-use shared::handlers::{create, delete, get, list, toggle, update};
 use support::*;
-
-async fn send(app: &App, endpoint: &str, req: Call) -> Response<Body> {
-    let req = req.build();
-    let Ok(response) = match endpoint {
-        "list" => list::handle(app, req).await,
-        "create" => create::handle(app, req).await,
-        "get" => get::handle(app, req).await,
-        "update" => update::handle(app, req).await,
-        "delete" => delete::handle(app, req).await,
-        "toggle" => toggle::handle(app, req).await,
-        other => panic!("no endpoint {other}"),
-    };
-    response
-}
 
 fn on_task(method: Method, account: &Account, id: &Value) -> Call {
     call(method, &format!("/api/tasks/{id}"))

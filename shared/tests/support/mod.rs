@@ -139,6 +139,27 @@ impl Call {
     }
 }
 
+/// Sends a request to the named endpoint's handler, as its function would.
+pub async fn send(app: &App, endpoint: &str, req: Call) -> Response<Body> {
+    use shared::handlers::*;
+    let req = req.build();
+    let Ok(response) = match endpoint {
+        "signup" => signup::handle(app, req).await,
+        "signin" => signin::handle(app, req).await,
+        "refresh" => refresh::handle(app, req).await,
+        "signout" => signout::handle(app, req).await,
+        "me" => me::handle(app, req).await,
+        "list" => list::handle(app, req).await,
+        "create" => create::handle(app, req).await,
+        "get" => get::handle(app, req).await,
+        "update" => update::handle(app, req).await,
+        "delete" => delete::handle(app, req).await,
+        "toggle" => toggle::handle(app, req).await,
+        other => panic!("no endpoint {other}"),
+    };
+    response
+}
+
 /// Status and JSON body (`Value::Null` for an empty one) of a response.
 pub fn read(response: Response<Body>) -> (StatusCode, Value) {
     let status = response.status();

@@ -1,0 +1,119 @@
+//! Defence in depth: the functions' database role and the row-level security policy on tasks.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use shared::auth::Caller;
+use support::*;
+use uuid::Uuid;
+
+#[tokio::test]
+async fn the_functions_role_owns_no_table_and_cannot_bypass_row_security() {
+    let app = app();
+    let rows = app
+        .db
+        .query(
+            "SELECT r.rolsuper, r.rolbypassrls,
+                    (SELECT count(*) FROM pg_tables t
+                     WHERE t.schemaname = 'public' AND t.tableowner = current_user)
+             FROM pg_roles r WHERE r.rolname = current_user",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(!rows[0].get::<_, bool>(0), "not a superuser");
+    assert!(!rows[0].get::<_, bool>(1), "no BYPASSRLS");
+    assert_eq!(rows[0].get::<_, i64>(2), 0, "owns no table");
+}
+
+#[tokio::test]
+async fn a_query_that_forgets_its_user_filter_sees_only_the_bound_users_tasks() {
+    let app = app();
+    let (alice, bob) = (signup(&app).await, signup(&app).await);
+    create_task(&app, &alice, json!({"title": "alice's"})).await;
+    create_task(&app, &bob, json!({"title": "bob's"})).await;
+    let alice_caller = app.tokens.verify(&alice.token).unwrap();
+
+    let rows = app
+        .db
+        .query_as(
+            alice_caller.user,
+            alice_caller.session,
+            "SELECT DISTINCT user_id FROM tasks",
+            &[],
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let owners: Vec<Uuid> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(owners, [alice.id]);
+}
+
+#[tokio::test]
+async fn outside_a_bound_session_no_task_is_visible_or_writable() {
+    let app = app();
+    let account = signup(&app).await;
+    create_task(&app, &account, json!({"title": "hidden"})).await;
+
+    let visible: i64 = app
+        .db
+        .query("SELECT count(*) FROM tasks", &[])
+        .await
+        .unwrap()[0]
+        .get(0);
+    assert_eq!(visible, 0);
+    let error = app
+        .db
+        .query(
+            "INSERT INTO tasks (user_id, title) VALUES ($1, 'sneaky')",
+            &[(&account.id, tokio_postgres::types::Type::UUID)],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.code(),
+        Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
+    );
+}
+
+#[tokio::test]
+async fn a_bound_session_cannot_write_a_task_for_another_user() {
+    let app = app();
+    let (alice, bob) = (signup(&app).await, signup(&app).await);
+    let caller = app.tokens.verify(&alice.token).unwrap();
+    let result = app
+        .db
+        .query_as(
+            caller.user,
+            caller.session,
+            "INSERT INTO tasks (user_id, title) VALUES ($1, 'planted')",
+            &[(&bob.id, tokio_postgres::types::Type::UUID)],
+        )
+        .await;
+    assert!(result.is_err(), "the policy's WITH CHECK refuses it");
+    let planted: i64 = admin()
+        .await
+        .query_one("SELECT count(*) FROM tasks WHERE user_id = $1", &[&bob.id])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(planted, 0);
+}
+
+#[tokio::test]
+async fn a_session_of_another_user_does_not_bind() {
+    let app = app();
+    let (alice, bob) = (signup(&app).await, signup(&app).await);
+    let bobs = app.tokens.verify(&bob.token).unwrap();
+    // Alice's id with Bob's session: the pair must match a live session row.
+    let forged = Caller {
+        user: alice.id,
+        session: bobs.session,
+    };
+    let bound = app
+        .db
+        .query_as(forged.user, forged.session, "SELECT 1", &[])
+        .await
+        .unwrap();
+    assert!(bound.is_none());
+}

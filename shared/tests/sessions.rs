@@ -1,0 +1,304 @@
+//! Sessions: refresh-token rotation, reuse detection and signout, against the real database.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use serde_json::Value;
+use shared::App;
+use support::*;
+
+async fn refresh(app: &App, refresh_token: &str) -> (StatusCode, Value) {
+    read(
+        send(
+            app,
+            "refresh",
+            call(Method::POST, "/api/auth/refresh").json(json!({ "refresh_token": refresh_token })),
+        )
+        .await,
+    )
+}
+
+async fn signout(app: &App, token: &str) -> lambda_http::Response<lambda_http::Body> {
+    send(
+        app,
+        "signout",
+        call(Method::POST, "/api/auth/signout").token(token),
+    )
+    .await
+}
+
+async fn me_status(app: &App, token: &str) -> StatusCode {
+    send(app, "me", call(Method::GET, "/api/auth/me").token(token))
+        .await
+        .status()
+}
+
+/// Every endpoint that takes an access token, called with `token` on `account`'s task.
+async fn statuses_with(app: &App, token: &str, task: &Value) -> Vec<(&'static str, StatusCode)> {
+    let on_task = |method: Method, suffix: &str| {
+        call(method, &format!("/api/tasks/{}{suffix}", task["id"]))
+            .token(token)
+            .path_param("id", &task["id"])
+    };
+    let requests = [
+        ("me", call(Method::GET, "/api/auth/me").token(token)),
+        ("list", call(Method::GET, "/api/tasks").token(token)),
+        (
+            "create",
+            call(Method::POST, "/api/tasks")
+                .token(token)
+                .json(json!({"title": "after signout"})),
+        ),
+        ("get", on_task(Method::GET, "")),
+        (
+            "update",
+            on_task(Method::PUT, "").json(json!({"title": "changed"})),
+        ),
+        ("toggle", on_task(Method::PATCH, "/complete")),
+        ("delete", on_task(Method::DELETE, "")),
+        (
+            "signout",
+            call(Method::POST, "/api/auth/signout").token(token),
+        ),
+    ];
+    let mut statuses = Vec::new();
+    for (endpoint, req) in requests {
+        statuses.push((endpoint, send(app, endpoint, req).await.status()));
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn refresh_returns_new_tokens_for_the_same_user() {
+    let app = app();
+    let account = signup(&app).await;
+    let (status, body) = refresh(&app, &account.refresh_token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user"]["id"], account.id.to_string());
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 900);
+    let token = body["token"].as_str().unwrap();
+    let next = body["refresh_token"].as_str().unwrap();
+    assert_ne!(token, account.token);
+    assert_ne!(next, account.refresh_token);
+    assert_eq!(me_status(&app, token).await, StatusCode::OK);
+    // The old access token belongs to the same, still live session.
+    assert_eq!(me_status(&app, &account.token).await, StatusCode::OK);
+
+    let (status, _) = refresh(&app, next).await;
+    assert_eq!(status, StatusCode::OK, "the rotated token works once too");
+}
+
+#[tokio::test]
+async fn a_reused_refresh_token_ends_the_whole_session() {
+    let app = app();
+    let account = signup(&app).await;
+    let (_, first) = refresh(&app, &account.refresh_token).await;
+    let stolen_replay = refresh(&app, &account.refresh_token).await;
+    assert_eq!(stolen_replay.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(stolen_replay.1["error"]["code"], "unauthorized");
+
+    // Both parties are out: the legitimate holder's newer tokens stop working too.
+    let (status, _) = refresh(&app, first["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        me_status(&app, first["token"].as_str().unwrap()).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        me_status(&app, &account.token).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn two_concurrent_refreshes_with_one_token_let_at_most_one_through() {
+    let app = app();
+    let account = signup(&app).await;
+    let (a, b) = tokio::join!(
+        refresh(&app, &account.refresh_token),
+        refresh(&app, &account.refresh_token)
+    );
+    let ok = [&a, &b]
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::OK)
+        .count();
+    assert!(ok <= 1, "{a:?} {b:?}");
+    assert!(
+        [a.0, b.0].contains(&StatusCode::UNAUTHORIZED),
+        "the second use counts as reuse"
+    );
+}
+
+#[tokio::test]
+async fn after_signout_the_access_token_is_refused_at_once_everywhere() {
+    let app = app();
+    let account = signup(&app).await;
+    let task = create_task(&app, &account, json!({"title": "mine"})).await;
+    let response = signout(&app, &account.token).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(response.body().is_empty());
+
+    for (endpoint, status) in statuses_with(&app, &account.token, &task).await {
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{endpoint}");
+    }
+    let (status, _) = refresh(&app, &account.refresh_token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "refresh after signout");
+
+    // Nothing was written with the dead token.
+    let rows = admin()
+        .await
+        .query(
+            "SELECT title, completed FROM tasks WHERE user_id = $1",
+            &[&account.id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].get::<_, String>(0), "mine");
+    assert!(!rows[0].get::<_, bool>(1));
+}
+
+#[tokio::test]
+async fn signout_refuses_the_token_with_an_invalid_token_challenge() {
+    let app = app();
+    let account = signup(&app).await;
+    signout(&app, &account.token).await;
+    let response = send(
+        &app,
+        "me",
+        call(Method::GET, "/api/auth/me").token(&account.token),
+    )
+    .await;
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        r#"Bearer error="invalid_token""#
+    );
+    assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized");
+}
+
+#[tokio::test]
+async fn signout_ends_only_its_own_session() {
+    let app = app();
+    let account = signup(&app).await;
+    let (status, other) = read(
+        send(
+            &app,
+            "signin",
+            call(Method::POST, "/api/auth/signin")
+                .json(json!({"email": account.email, "password": PASSWORD})),
+        )
+        .await,
+    );
+    assert_eq!(status, StatusCode::OK);
+    signout(&app, &account.token).await;
+    assert_eq!(
+        me_status(&app, other["token"].as_str().unwrap()).await,
+        StatusCode::OK
+    );
+    let (status, _) = refresh(&app, other["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn signout_without_a_token_is_401() {
+    let app = app();
+    let response = send(&app, "signout", call(Method::POST, "/api/auth/signout")).await;
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized");
+}
+
+#[tokio::test]
+async fn an_expired_refresh_token_or_session_is_refused() {
+    let app = app();
+    let admin = admin().await;
+
+    let account = signup(&app).await;
+    admin
+        .execute(
+            "UPDATE refresh_tokens SET expires_at = now() - interval '1 second'
+             WHERE session_id IN (SELECT id FROM sessions WHERE user_id = $1)",
+            &[&account.id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        refresh(&app, &account.refresh_token).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let account = signup(&app).await;
+    admin
+        .execute(
+            "UPDATE sessions SET expires_at = now() - interval '1 second' WHERE user_id = $1",
+            &[&account.id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        refresh(&app, &account.refresh_token).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        me_status(&app, &account.token).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn refresh_tokens_are_stored_only_as_their_sha256() {
+    let app = app();
+    let account = signup(&app).await;
+    let row = admin()
+        .await
+        .query_one(
+            "SELECT count(*) FILTER (WHERE token_hash = sha256(convert_to($1, 'UTF8'))),
+                    count(*) FILTER (WHERE position(convert_to($1, 'UTF8') in token_hash) > 0)
+             FROM refresh_tokens",
+            &[&account.refresh_token],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 1);
+    assert_eq!(row.get::<_, i64>(1), 0);
+}
+
+#[tokio::test]
+async fn refresh_refuses_bad_bodies_with_the_contract_errors() {
+    let app = app();
+    let post = || call(Method::POST, "/api/auth/refresh");
+    let cases = [
+        (post(), StatusCode::BAD_REQUEST, "invalid_json"),
+        (
+            post().json(json!({})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            post().json(json!({"refresh_token": 42})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            post().json(json!({"refresh_token": "nope"})),
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
+        (
+            post().json(json!({"refresh_token": "A".repeat(43)})),
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
+        (post().raw("[1]"), StatusCode::BAD_REQUEST, "invalid_json"),
+        (
+            post().header("content-type", "text/plain").raw("{}"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+    ];
+    for (req, status, code) in cases {
+        assert_error(send(&app, "refresh", req).await, status, code);
+    }
+    let response = send(&app, "refresh", call(Method::GET, "/api/auth/refresh")).await;
+    assert_eq!(response.headers()["allow"], "POST");
+}
