@@ -123,13 +123,15 @@ impl Call {
 
     pub fn build(self) -> Request {
         let mut builder = lambda_http::http::Request::builder()
-            .method(self.method)
+            .method(self.method.clone())
             .uri(format!("https://api.example.com{}", self.path));
         for (name, value) in &self.headers {
             builder = builder.header(name, value);
         }
         let mut context = ApiGatewayV2httpRequestContext::default();
         context.http.source_ip = self.source_ip;
+        context.request_id = Some(Uuid::new_v4().to_string());
+        context.route_key = Some(format!("{} {}", self.method, self.path));
         builder
             .body(self.body)
             .unwrap()

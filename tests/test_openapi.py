@@ -1,0 +1,79 @@
+"""openapi.yaml is the exact contract: a valid OpenAPI 3.1 document whose operations are the
+routes the functions serve, whose error codes are the ones the code maps, and which documents
+the statuses every operation can answer. The fuzzer (schemathesis, in make test) then checks
+the running API against it. Run: python3 -m unittest discover -s tests
+"""
+import pathlib
+import re
+import unittest
+
+import yaml
+from openapi_spec_validator import validate
+
+from test_routes import ROOT, template_routes, watch_routes
+
+METHODS = {"get", "put", "post", "patch", "delete"}
+PUBLIC = {("POST", "/api/auth/signup"), ("POST", "/api/auth/signin"), ("POST", "/api/auth/refresh")}
+
+
+def document(root=ROOT):
+    return yaml.safe_load((root / "openapi.yaml").read_text())
+
+
+def operations(doc):
+    """{(METHOD, path): operation}"""
+    return {
+        (method.upper(), path): op
+        for path, item in doc["paths"].items()
+        for method, op in item.items()
+        if method in METHODS
+    }
+
+
+def mapped_error_codes(root=ROOT):
+    """The machine codes `Error::status_and_code` maps to, read from the one place it is done."""
+    source = (root / "shared/src/http/response.rs").read_text()
+    mapping = source[source.index("fn status_and_code"):source.index("fn error_response")]
+    return set(re.findall(r'StatusCode::\w+, "(\w+)"\)', mapping))
+
+
+class OpenApiIsTheContract(unittest.TestCase):
+    doc = document()
+
+    def test_the_document_is_valid_openapi_3_1(self):
+        self.assertEqual(self.doc["openapi"], "3.1.0")
+        validate(self.doc)
+
+    def test_its_operations_are_exactly_the_served_routes(self):
+        served = {(m, p) for m, p, _ in watch_routes()}
+        self.assertEqual(served, {(m, p) for m, p, _ in template_routes()})
+        self.assertEqual(set(operations(self.doc)), served)
+
+    def test_its_error_codes_are_exactly_the_ones_the_code_maps(self):
+        codes = self.doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"]
+        self.assertEqual(set(codes), mapped_error_codes())
+
+    def test_every_operation_documents_the_statuses_it_can_answer(self):
+        for (method, path), op in operations(self.doc).items():
+            statuses = set(op["responses"])
+            with self.subTest(f"{method} {path}"):
+                self.assertIn("503", statuses, "any database call can find it unavailable")
+                if (method, path) in PUBLIC:
+                    self.assertEqual(op.get("security"), [], "public operations need no token")
+                else:
+                    self.assertNotIn("security", op, "protected by the document's bearer default")
+                    self.assertIn("401", statuses)
+                if "requestBody" in op:
+                    self.assertTrue({"400", "413", "415", "422"} <= statuses)
+                if "{id}" in path:
+                    self.assertIn("404", statuses)
+                if "{user_id}" in path:
+                    self.assertIn("403", statuses)
+
+    def test_the_check_reads_the_error_mapping(self):
+        self.assertIn("rate_limited", mapped_error_codes())
+        self.assertIn("unavailable", mapped_error_codes())
+
+
+if __name__ == "__main__":
+    unittest.main()
