@@ -19,8 +19,14 @@ if [ -z "${JWT_SECRET:-}" ]; then
   JWT_SECRET="development-only-secret-do-not-use-in-production"
   echo "dev: WARNING: JWT_SECRET is not set; using an insecure development secret" >&2
 fi
-export DATABASE_URL JWT_SECRET
+# Every local request comes from 127.0.0.1: the production default (10 an hour) would soon
+# refuse a developer's own test signups.
+SIGNUPS_PER_ADDRESS=${SIGNUPS_PER_ADDRESS:-10000}
+export DATABASE_URL JWT_SECRET SIGNUPS_PER_ADDRESS
 
 cargo run -q -p shared --bin migrate
 echo "dev: serving the API at http://127.0.0.1:${PORT:-9000} (Ctrl-C stops everything)" >&2
-cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "${PORT:-9000}"
+# WATCH_ARGS: extra `cargo lambda watch` flags; make test passes --ignore-changes, so nothing
+# written during a run (caches, reports) restarts a function mid-request.
+# shellcheck disable=SC2086
+cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "${PORT:-9000}" ${WATCH_ARGS:-}

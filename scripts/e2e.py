@@ -2,8 +2,13 @@
 """End-to-end test: drives the API over HTTP, as the frontend does, through `cargo lambda watch`.
 
 Usage: scripts/e2e.py http://127.0.0.1:9000  (standard library only)
+  E2E_SECRETS_FILE=path  writes every password and token it used, for the log scan
+  E2E_DB_CTL=scripts/local-db.sh  also restarts the database under the running functions
 """
+import atexit
 import json
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -14,6 +19,15 @@ import uuid
 
 BASE = sys.argv.pop(1) if len(sys.argv) > 1 else "http://127.0.0.1:9000"
 PASSWORD = "correct horse battery"
+# Every secret this run handled: none may appear in the functions' logs (make test greps).
+SECRETS = {PASSWORD, "wrong password"}
+
+
+@atexit.register
+def _write_secrets():
+    if os.environ.get("E2E_SECRETS_FILE"):
+        with open(os.environ["E2E_SECRETS_FILE"], "w") as out:
+            out.write("\n".join(sorted(SECRETS)) + "\n")
 
 
 def request(method, path, body=None, token=None, headers=None, raw=None):
@@ -31,13 +45,17 @@ def request(method, path, body=None, token=None, headers=None, raw=None):
             status, resp_headers, text = resp.status, resp.headers, resp.read()
     except urllib.error.HTTPError as err:
         status, resp_headers, text = err.code, err.headers, err.read()
-    return status, resp_headers, (json.loads(text) if text else None)
+    parsed = json.loads(text) if text else None
+    if isinstance(parsed, dict):
+        SECRETS.update(parsed[k] for k in ("token", "refresh_token") if isinstance(parsed.get(k), str))
+    return status, resp_headers, parsed
 
 
 def wait_until_up(deadline_s=300):
     """The first request to each function waits for `cargo run`; poll until all answer."""
     start = time.time()
     for path, method in [("/api/auth/me", "GET"), ("/api/auth/signup", "POST"), ("/api/auth/signin", "POST"),
+                         ("/api/auth/refresh", "POST"), ("/api/auth/signout", "POST"),
                          ("/api/tasks", "GET"), ("/api/tasks", "POST"), ("/api/tasks/1", "GET"),
                          ("/api/tasks/1", "PUT"), ("/api/tasks/1", "DELETE"), ("/api/tasks/1/complete", "PATCH")]:
         while True:
@@ -52,11 +70,11 @@ def wait_until_up(deadline_s=300):
             time.sleep(0.5)
 
 
-def signup(name=None):
+def signup(name=None, full=False):
     email = f"e2e-{uuid.uuid4().hex}@example.com"
     status, _, body = request("POST", "/api/auth/signup", {"email": email, "password": PASSWORD, "name": name})
     assert status == 201, body
-    return email, body["user"]["id"], body["token"]
+    return body if full else (email, body["user"]["id"], body["token"])
 
 
 class Api(unittest.TestCase):
@@ -89,6 +107,58 @@ class Api(unittest.TestCase):
         self.assertEqual(headers["WWW-Authenticate"], "Bearer")
         headers, _ = self.assertError(request("GET", "/api/auth/me", token="not.a.token"), 401, "unauthorized")
         self.assertEqual(headers["WWW-Authenticate"], 'Bearer error="invalid_token"')
+
+    def test_sessions_refresh_rotate_and_end_at_signout(self):
+        session = signup(full=True)
+        status, _, renewed = request("POST", "/api/auth/refresh", {"refresh_token": session["refresh_token"]})
+        self.assertEqual(status, 200, renewed)
+        self.assertNotEqual(renewed["refresh_token"], session["refresh_token"])
+        status, _, _ = request("GET", "/api/tasks", token=renewed["token"])
+        self.assertEqual(status, 200)
+        status, _, body = request("POST", "/api/auth/signout", token=renewed["token"])
+        self.assertEqual((status, body), (204, None))
+        for token in (renewed["token"], session["token"]):
+            headers, _ = self.assertError(request("GET", "/api/tasks", token=token), 401, "unauthorized")
+            self.assertEqual(headers["WWW-Authenticate"], 'Bearer error="invalid_token"')
+        self.assertError(request("POST", "/api/auth/refresh", {"refresh_token": renewed["refresh_token"]}), 401, "unauthorized")
+
+    def test_a_reused_refresh_token_ends_the_session(self):
+        session = signup(full=True)
+        _, _, renewed = request("POST", "/api/auth/refresh", {"refresh_token": session["refresh_token"]})
+        self.assertError(request("POST", "/api/auth/refresh", {"refresh_token": session["refresh_token"]}), 401, "unauthorized")
+        self.assertError(request("GET", "/api/auth/me", token=renewed["token"]), 401, "unauthorized")
+
+    def test_repeated_wrong_passwords_are_throttled_with_retry_after(self):
+        email, _, _ = signup()
+        for _ in range(6):
+            self.assertError(request("POST", "/api/auth/signin", {"email": email, "password": "wrong password"}), 401, "invalid_credentials")
+        headers, _ = self.assertError(request("POST", "/api/auth/signin", {"email": email, "password": PASSWORD}), 429, "rate_limited")
+        self.assertGreaterEqual(int(headers["Retry-After"]), 1)
+
+    @unittest.skipUnless(os.environ.get("E2E_DB_CTL"), "needs a database this run may restart")
+    def test_zz_every_function_reconnects_after_a_database_restart(self):
+        session = signup(full=True)
+        token = session["token"]
+        _, _, task = request("POST", "/api/tasks", {"title": "survives"}, token)
+        path = f"/api/tasks/{task['id']}"
+        calls = [("GET", "/api/auth/me", None), ("GET", "/api/tasks", None), ("GET", path, None),
+                 ("PUT", path, {"title": "still here"}), ("PATCH", path + "/complete", None)]
+        for method, p, body in calls:  # every function holds a connection now
+            self.assertLess(request(method, p, body, token)[0], 300)
+        ctl = os.environ["E2E_DB_CTL"]
+        subprocess.run([ctl, "stop"], check=True)
+        try:
+            started = time.time()
+            self.assertError(request("GET", "/api/tasks", token=token), 503, "unavailable")
+            self.assertLess(time.time() - started, 8, "503 within seconds while the database is down")
+        finally:
+            subprocess.run([ctl, "start"], check=True, stdout=subprocess.DEVNULL)
+        # Each function finds its connection dead, reconnects and retries: no request fails.
+        for method, p, body in calls:
+            status, _, answer = request(method, p, body, token)
+            self.assertLess(status, 300, f"{method} {p}: {answer}")
+        status, _, _ = request("POST", "/api/auth/refresh", {"refresh_token": session["refresh_token"]})
+        self.assertEqual(status, 200)
 
     def test_the_five_task_features_work_on_both_path_forms(self):
         _, user_id, token = signup()

@@ -11,6 +11,7 @@ pub struct App {
     pub tokens: Tokens,
     pub passwords: Passwords,
     pub sessions: SessionSettings,
+    pub signups_per_address: i32,
 }
 
 impl App {
@@ -40,6 +41,7 @@ impl App {
             tokens: Tokens::new(&config.tokens),
             passwords: Passwords::new(config.bcrypt_cost),
             sessions: config.sessions,
+            signups_per_address: config.signups_per_address,
         })
     }
 }

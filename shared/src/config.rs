@@ -20,6 +20,8 @@ const DEFAULT_REFRESH_TTL_SECONDS: u64 = 7 * 86_400;
 const DEFAULT_BCRYPT_COST: u32 = 12;
 const DEFAULT_ISSUER: &str = "todo-auth-lambda";
 const DEFAULT_AUDIENCE: &str = "todo-app";
+/// Many users can share an address (offices, carrier NAT): raise it for them.
+const DEFAULT_SIGNUPS_PER_ADDRESS: i32 = 10;
 /// A stuck network must not hold a function until its Lambda timeout.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Nor may a stuck statement: past this the request answers 503.
@@ -32,6 +34,8 @@ pub struct Config {
     pub statement_timeout: Duration,
     pub tokens: TokenSettings,
     pub sessions: SessionSettings,
+    /// Signups one address may make per quiet hour before they are delayed.
+    pub signups_per_address: i32,
     pub bcrypt_cost: u32,
 }
 
@@ -125,6 +129,12 @@ impl Config {
                 300..=31_536_000,
             )?,
         };
+        let signups_per_address = parse_or(
+            "SIGNUPS_PER_ADDRESS",
+            get("SIGNUPS_PER_ADDRESS"),
+            DEFAULT_SIGNUPS_PER_ADDRESS,
+            1..=1_000_000,
+        )?;
         let statement_timeout = Duration::from_millis(parse_or(
             "DATABASE_STATEMENT_TIMEOUT_MS",
             get("DATABASE_STATEMENT_TIMEOUT_MS"),
@@ -142,6 +152,7 @@ impl Config {
             statement_timeout,
             tokens,
             sessions,
+            signups_per_address,
             bcrypt_cost,
         })
     }
@@ -222,6 +233,7 @@ mod tests {
         assert_eq!(config.sessions.session_ttl_seconds, 2_592_000);
         assert_eq!(config.sessions.refresh_ttl_seconds, 604_800);
         assert_eq!(config.statement_timeout, Duration::from_secs(5));
+        assert_eq!(config.signups_per_address, 10);
         assert_eq!(config.tokens.issuer, "todo-auth-lambda");
         assert_eq!(config.tokens.audience, "todo-app");
         assert_eq!(config.bcrypt_cost, 12);
@@ -247,6 +259,7 @@ mod tests {
             ("SESSION_TTL_SECONDS", "86400"),
             ("REFRESH_TTL_SECONDS", "3600"),
             ("DATABASE_STATEMENT_TIMEOUT_MS", "1500"),
+            ("SIGNUPS_PER_ADDRESS", "500"),
         ])
         .unwrap();
         assert_eq!(
@@ -257,6 +270,7 @@ mod tests {
             }
         );
         assert_eq!(config.statement_timeout, Duration::from_millis(1500));
+        assert_eq!(config.signups_per_address, 500);
         assert_eq!(config.tokens.issuer, "https://auth.example.com");
         assert_eq!(config.tokens.audience, "web");
         assert_eq!(config.tokens.ttl_seconds, 900);
@@ -323,6 +337,7 @@ mod tests {
             ("SESSION_TTL_SECONDS", "10"),
             ("REFRESH_TTL_SECONDS", "soon"),
             ("DATABASE_STATEMENT_TIMEOUT_MS", "0"),
+            ("SIGNUPS_PER_ADDRESS", "0"),
         ] {
             let message = error(&[
                 ("DATABASE_URL", "postgres://localhost/app"),

@@ -44,7 +44,7 @@ const SIGNIN_ADDRESS: Policy = Policy {
     max_delay_seconds: 900.0,
     forget_after_seconds: QUIET_HOUR,
 };
-/// Account creation from one address.
+/// Account creation from one address: `free` comes from the configuration.
 const SIGNUP_ADDRESS: Policy = Policy {
     free: 10,
     max_delay_seconds: 3600.0,
@@ -78,11 +78,14 @@ pub fn signin_keys(email: &Email, address: Option<IpAddr>) -> Vec<Key> {
 }
 
 /// The keys a signup counts against: none when the address is unknown.
-pub fn signup_keys(address: Option<IpAddr>) -> Vec<Key> {
+pub fn signup_keys(address: Option<IpAddr>, per_address: i32) -> Vec<Key> {
     address
         .map(|address| Key {
             name: format!("signup-address:{address}"),
-            policy: SIGNUP_ADDRESS,
+            policy: Policy {
+                free: per_address,
+                ..SIGNUP_ADDRESS
+            },
         })
         .into_iter()
         .collect()

@@ -38,7 +38,7 @@ async fn signup(app: &App, req: Request) -> Result<Response<Body>> {
         return Err(Error::Validation(errors));
     };
 
-    let keys = throttle::signup_keys(source_address(&req));
+    let keys = throttle::signup_keys(source_address(&req), app.signups_per_address);
     throttle::check(&app.db, &keys).await?;
     // Counted before the attempt, so taken emails cost an attacker probing for them too.
     throttle::hit(&app.db, &keys).await?;

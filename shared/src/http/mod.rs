@@ -42,8 +42,9 @@ where
         ),
         _ => (String::new(), String::new()),
     };
-    // Routes are templates (`GET /api/tasks/{id}`); without one, the path stands in.
-    let route = if route.is_empty() {
+    // Routes are templates (`GET /api/tasks/{id}`); without one (or with the catch-all
+    // `$default`, as `cargo lambda watch` sends), the path stands in.
+    let route = if route.is_empty() || route == "$default" {
         format!("{method} {}", req.uri().path())
     } else {
         route
