@@ -22,6 +22,6 @@ def filter_case(context, case):
 @schemathesis.hook
 def map_path_parameters(context, path_parameters):
     # `/api/{user_id}/tasks...` must name the caller; any other id is a 403 and goes no further.
-    if "user_id" in path_parameters and os.environ.get("FUZZ_USER_ID"):
+    if path_parameters and "user_id" in path_parameters and os.environ.get("FUZZ_USER_ID"):
         path_parameters["user_id"] = os.environ["FUZZ_USER_ID"]
     return path_parameters

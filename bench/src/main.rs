@@ -580,10 +580,11 @@ async fn round_trips(bench: &mut Bench) -> Result<(), String> {
     bench.line("## Database round trips per request");
     bench.line("");
     bench.line(
-        "Observed, not assumed: a proxy between the function and PostgreSQL counts the `Sync` and",
+        "Observed, not assumed: a proxy between the function and PostgreSQL counts the flights of",
     );
-    bench.line("`Query` messages the function sends (each waits for the server's `ReadyForQuery`), on a warm");
-    bench.line("connection. Target: exactly one per task request.");
+    bench.line("`Sync` and `Query` messages the function sends while none is awaiting its `ReadyForQuery`, on a");
+    bench.line("warm connection: pipelined requests (BEGIN, session binding, statement, COMMIT) share one.");
+    bench.line("Target: exactly one per task request.");
     bench.line("");
     bench.line("| endpoint | round trips |");
     bench.line("|---|---|");

@@ -1,10 +1,11 @@
-//! A TCP proxy in front of PostgreSQL that counts round trips: every `Sync` (extended protocol)
-//! or `Query` (simple protocol) message the client sends ends with the client waiting for the
-//! server's `ReadyForQuery`, so their number is the number of round trips.
+//! A TCP proxy in front of PostgreSQL that counts round trips. Every `Sync` (extended protocol)
+//! or `Query` (simple protocol) message the client sends is answered by one `ReadyForQuery`; a
+//! round trip is a flight of such requests sent while none was outstanding, so requests the
+//! client pipelines (sends before the answers to the earlier ones arrive) share one.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -40,40 +41,83 @@ pub async fn start(upstream: SocketAddr) -> std::io::Result<(SocketAddr, RoundTr
 async fn relay(client: TcpStream, server: TcpStream, count: RoundTrips) -> std::io::Result<()> {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
-    tokio::spawn(async move { tokio::io::copy(&mut server_read, &mut client_write).await });
-    let mut pending = Vec::new();
-    let mut started = false;
+    // Requests sent and not yet answered by a ReadyForQuery.
+    let outstanding = Arc::new(AtomicI64::new(0));
+    let answered = Arc::clone(&outstanding);
+    tokio::spawn(async move {
+        let mut messages = Messages::new(true);
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match server_read.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            // Counted before forwarding: the client cannot send its next flight before this.
+            for kind in messages.push(&buf[..n]) {
+                if kind == b'Z' {
+                    answered.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
+            if client_write.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut messages = Messages::new(false);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = client_read.read(&mut buf).await?;
         if n == 0 {
             return Ok(());
         }
-        // Count before forwarding, so a request's round trips are counted when it completes.
-        pending.extend_from_slice(&buf[..n]);
-        // Walk the complete messages; the start-up message has no type byte.
-        loop {
-            let header = if started { 5 } else { 4 };
-            if pending.len() < header {
-                break;
-            }
-            let len_at = if started { 1 } else { 0 };
-            let len = u32::from_be_bytes([
-                pending[len_at],
-                pending[len_at + 1],
-                pending[len_at + 2],
-                pending[len_at + 3],
-            ]) as usize;
-            let total = len + len_at;
-            if pending.len() < total {
-                break;
-            }
-            if started && matches!(pending[0], b'S' | b'Q') {
+        for kind in messages.push(&buf[..n]) {
+            if matches!(kind, b'S' | b'Q') && outstanding.fetch_add(1, Ordering::SeqCst) == 0 {
                 count.0.fetch_add(1, Ordering::SeqCst);
             }
-            started = true;
-            pending.drain(..total);
         }
         server_write.write_all(&buf[..n]).await?;
+    }
+}
+
+/// Splits one direction of the protocol into messages and yields their type bytes. The
+/// client's start-up message has no type byte.
+struct Messages {
+    pending: Vec<u8>,
+    started: bool,
+}
+
+impl Messages {
+    fn new(started: bool) -> Self {
+        Self {
+            pending: Vec::new(),
+            started,
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
+        self.pending.extend_from_slice(bytes);
+        let mut kinds = Vec::new();
+        loop {
+            let len_at = usize::from(self.started);
+            if self.pending.len() < len_at + 4 {
+                break;
+            }
+            let len = u32::from_be_bytes([
+                self.pending[len_at],
+                self.pending[len_at + 1],
+                self.pending[len_at + 2],
+                self.pending[len_at + 3],
+            ]) as usize;
+            let total = len + len_at;
+            if self.pending.len() < total {
+                break;
+            }
+            if self.started {
+                kinds.push(self.pending[0]);
+            }
+            self.started = true;
+            self.pending.drain(..total);
+        }
+        kinds
     }
 }
