@@ -41,8 +41,9 @@ pub async fn start(upstream: SocketAddr) -> std::io::Result<(SocketAddr, RoundTr
 async fn relay(client: TcpStream, server: TcpStream, count: RoundTrips) -> std::io::Result<()> {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
-    // Requests sent and not yet answered by a ReadyForQuery.
-    let outstanding = Arc::new(AtomicI64::new(0));
+    // Requests sent and not yet answered by a ReadyForQuery; the start-up message is one (the
+    // connection's set-up, not counted as a request's round trip).
+    let outstanding = Arc::new(AtomicI64::new(1));
     let answered = Arc::clone(&outstanding);
     tokio::spawn(async move {
         let mut messages = Messages::new(true);

@@ -3,7 +3,7 @@
 use lambda_http::{Error, run, service_fn};
 use shared::{App, handlers::me};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::logging::init();
     let app = App::load().await?;
