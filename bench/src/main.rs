@@ -50,6 +50,8 @@ impl Bench {
             "DATABASE_URL" => Some(url.clone()),
             "JWT_SECRET" => Some(JWT_SECRET.into()),
             "BCRYPT_COST" => Some(bcrypt_cost.to_string()),
+            // The scale section loads a million rows in one statement; requests are unaffected.
+            "DATABASE_STATEMENT_TIMEOUT_MS" => Some("60000".into()),
             _ => None,
         })
         .map_err(|e| e.to_string())
