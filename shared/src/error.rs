@@ -41,7 +41,7 @@ pub enum Error {
     #[error("{0}")]
     Unprocessable(&'static str),
     /// Too many failed signins (or signups) from this account or address; try again later.
-    #[error("too many attempts; try again in {retry_after} seconds")]
+    #[error("too many attempts; wait {retry_after} s (see Retry-After) and try again")]
     RateLimited { retry_after: u64 },
     /// A database failure: `http::error` answers 503 when the database is unreachable, 500 else.
     #[error("database error: {0}")]
