@@ -25,8 +25,11 @@ const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Binds the transaction to a live session's user, for the row-level security policy on
 /// tasks. No row means the session has ended or expired; `app.user_id` then stays unset and
 /// the task statement sees, and can write, nothing.
-const BIND_SESSION: &str = "SELECT set_config('app.user_id', user_id::text, true) FROM sessions \
-     WHERE id = $1 AND user_id = $2 AND ended_at IS NULL AND expires_at > now()";
+const BIND_SESSION: &str = concat!(
+    "SELECT set_config('app.user_id', s.user_id::text, true) FROM sessions s ",
+    "WHERE s.id = $1 AND s.user_id = $2 AND ",
+    crate::sessions::live!()
+);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {

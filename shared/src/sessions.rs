@@ -10,6 +10,18 @@ use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::users::User;
 
+/// What makes a session row `s` live: not ended (by signout or refresh-token reuse) and within
+/// its absolute lifetime. Every statement that checks a session splices in this one definition.
+macro_rules! live {
+    () => {
+        "s.ended_at IS NULL AND s.expires_at > now()"
+    };
+}
+pub(crate) use live;
+
+/// Why a caller's token is refused once its session is no longer live (for the logs).
+pub const ENDED: &str = "session ended or expired";
+
 /// Opens a session and its first refresh token, in one statement.
 const START: &str = "WITH session AS (
         INSERT INTO sessions (user_id, expires_at)
@@ -23,9 +35,12 @@ const START: &str = "WITH session AS (
 /// Spends a refresh token and issues the next, in one statement. The row lock makes two
 /// concurrent uses of one token serialise: the second sees it spent, which counts as reuse.
 /// Reuse ends the whole session; an expired token or an ended session just refuses.
-const ROTATE: &str = "WITH presented AS (
+const ROTATE: &str = concat!(
+    "WITH presented AS (
         SELECT r.token_hash, r.session_id, r.used_at IS NOT NULL AS spent, s.user_id,
-               r.expires_at > now() AND s.ended_at IS NULL AND s.expires_at > now() AS live
+               r.expires_at > now() AND ",
+    live!(),
+    " AS live
         FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
         WHERE r.token_hash = $1
         FOR UPDATE OF r
@@ -48,11 +63,14 @@ const ROTATE: &str = "WITH presented AS (
     )
     SELECT p.session_id, p.spent, EXISTS (SELECT FROM issued) AS rotated,
            u.id, u.email, u.name, u.created_at
-    FROM presented p JOIN users u ON u.id = p.user_id";
+    FROM presented p JOIN users u ON u.id = p.user_id"
+);
 
-const END: &str = "UPDATE sessions SET ended_at = now()
-    WHERE id = $1 AND user_id = $2 AND ended_at IS NULL AND expires_at > now()
-    RETURNING id";
+const END: &str = concat!(
+    "UPDATE sessions s SET ended_at = now() WHERE s.id = $1 AND s.user_id = $2 AND ",
+    live!(),
+    " RETURNING s.id"
+);
 
 /// A session just opened or refreshed: who it is for, and the refresh token to hand out.
 pub struct Issued {
@@ -105,7 +123,7 @@ pub async fn refresh(
         return Err(Error::invalid_token("refresh token reused"));
     }
     if !row.try_get::<_, bool>(2)? {
-        return Err(Error::invalid_token("session ended or expired"));
+        return Err(Error::invalid_token(ENDED));
     }
     let user = User::from_row_at(&row, 3)?;
     let caller = Caller {
@@ -129,5 +147,5 @@ pub async fn end(db: &Db, caller: Caller) -> Result<()> {
     )
     .await?
     .map(|_| ())
-    .ok_or(Error::invalid_token("session ended or expired"))
+    .ok_or(Error::invalid_token(ENDED))
 }

@@ -8,7 +8,7 @@ use crate::App;
 use crate::auth::authenticate;
 use crate::error::{Error, Result};
 use crate::http::{Body, Method, Request, Response, StatusCode, json, respond};
-use crate::users;
+use crate::{sessions, users};
 
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond(req, &[Method::GET], |req| me(app, req)).await
@@ -18,6 +18,6 @@ async fn me(app: &App, req: Request) -> Result<Response<Body>> {
     let caller = authenticate(&app.tokens, &req)?;
     let user = users::find_for_session(&app.db, caller)
         .await?
-        .ok_or(Error::invalid_token("session ended or expired"))?;
+        .ok_or(Error::invalid_token(sessions::ENDED))?;
     json(StatusCode::OK, &json!({ "user": user }))
 }

@@ -74,7 +74,7 @@ pub struct Page {
 async fn rows(db: &Db, caller: Caller, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>> {
     db.query_as(caller.user, caller.session, sql, params)
         .await?
-        .ok_or(Error::invalid_token("session ended or expired"))
+        .ok_or(Error::invalid_token(crate::sessions::ENDED))
 }
 
 async fn one(db: &Db, caller: Caller, sql: &str, params: &[Param<'_>]) -> Result<Option<Task>> {

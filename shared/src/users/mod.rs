@@ -84,9 +84,12 @@ pub async fn find_with_hash(db: &Db, email: &Email) -> Result<Option<(User, Stri
 pub async fn find_for_session(db: &Db, caller: Caller) -> Result<Option<User>> {
     let row = db
         .query_opt(
-            "SELECT u.id, u.email, u.name, u.created_at
-             FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.id = $1 AND s.user_id = $2 AND s.ended_at IS NULL AND s.expires_at > now()",
+            concat!(
+                "SELECT u.id, u.email, u.name, u.created_at ",
+                "FROM sessions s JOIN users u ON u.id = s.user_id ",
+                "WHERE s.id = $1 AND s.user_id = $2 AND ",
+                crate::sessions::live!()
+            ),
             &[(&caller.session, Type::UUID), (&caller.user, Type::UUID)],
         )
         .await?;
