@@ -58,10 +58,15 @@ pub struct Key {
     policy: Policy,
 }
 
+/// The account-wide key: the one a successful signin clears.
+fn account_key(email: &Email) -> String {
+    format!("signin-account:{}", email.as_str())
+}
+
 /// The keys a failed signin counts against.
 pub fn signin_keys(email: &Email, address: Option<IpAddr>) -> Vec<Key> {
     let mut keys = vec![Key {
-        name: format!("signin-account:{}", email.as_str()),
+        name: account_key(email),
         policy: SIGNIN_ACCOUNT,
     }];
     if let Some(address) = address {
@@ -166,7 +171,7 @@ pub async fn hit(db: &Db, keys: &[Key]) -> Result<()> {
 pub async fn clear_account(db: &Db, email: &Email) -> Result<()> {
     db.query(
         "DELETE FROM throttles WHERE key = $1",
-        &[(&format!("signin-account:{}", email.as_str()), Type::TEXT)],
+        &[(&account_key(email), Type::TEXT)],
     )
     .await?;
     Ok(())
