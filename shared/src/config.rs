@@ -24,8 +24,6 @@ const DEFAULT_AUDIENCE: &str = "todo-app";
 const DEFAULT_SIGNUPS_PER_ADDRESS: i32 = 10;
 /// A stuck network must not hold a function until its Lambda timeout.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Nor may a stuck statement: past this the request answers 503.
-const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 5_000;
 
 /// `Debug` shows no secret: tokio-postgres redacts the password, `SecretString` the JWT key.
 #[derive(Clone, Debug)]
@@ -138,7 +136,8 @@ impl Config {
         let statement_timeout = Duration::from_millis(parse_or(
             "DATABASE_STATEMENT_TIMEOUT_MS",
             get("DATABASE_STATEMENT_TIMEOUT_MS"),
-            DEFAULT_STATEMENT_TIMEOUT_MS,
+            // Nor may a stuck statement: past this the request answers 503.
+            crate::db::DEFAULT_STATEMENT_TIMEOUT.as_millis() as u64,
             100..=60_000,
         )?);
         let bcrypt_cost = parse_or(

@@ -20,7 +20,8 @@ use uuid::Uuid;
 /// (which also keeps us safe behind Neon's transaction-mode pooler).
 pub type Param<'a> = (&'a (dyn ToSql + Sync), Type);
 
-const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The deadline unless configured (`DATABASE_STATEMENT_TIMEOUT_MS`).
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Binds the transaction to a live session's user, for the row-level security policy on
 /// tasks. No row means the session has ended or expired; `app.user_id` then stays unset and
