@@ -315,11 +315,7 @@ async fn me_with_a_rejected_token_says_invalid_token() {
                 .build(),
         )
         .await;
-        assert_eq!(
-            response.headers()["www-authenticate"],
-            r#"Bearer error="invalid_token""#
-        );
-        assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized");
+        assert_invalid_token(response);
     }
 }
 

@@ -287,15 +287,7 @@ async fn the_fixtures_as_committed_are_answered_by_the_contract() {
     let app = app();
     // With the placeholder token every protected fixture is a clean 401, never a failure.
     for name in ["me", "list", "get", "toggle", "signout", "refresh"] {
-        let req = fixture(name, &[]);
-        let Ok(response) = match name {
-            "me" => me::handle(&app, req).await,
-            "list" => list::handle(&app, req).await,
-            "get" => get::handle(&app, req).await,
-            "signout" => signout::handle(&app, req).await,
-            "refresh" => refresh::handle(&app, req).await,
-            _ => toggle::handle(&app, req).await,
-        };
+        let response = dispatch(&app, name, fixture(name, &[])).await;
         assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized");
     }
 }

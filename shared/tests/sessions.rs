@@ -170,11 +170,7 @@ async fn signout_refuses_the_token_with_an_invalid_token_challenge() {
         call(Method::GET, "/api/auth/me").token(&account.token),
     )
     .await;
-    assert_eq!(
-        response.headers()["www-authenticate"],
-        r#"Bearer error="invalid_token""#
-    );
-    assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized");
+    assert_invalid_token(response);
 }
 
 #[tokio::test]

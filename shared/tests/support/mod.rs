@@ -143,8 +143,12 @@ impl Call {
 
 /// Sends a request to the named endpoint's handler, as its function would.
 pub async fn send(app: &App, endpoint: &str, req: Call) -> Response<Body> {
+    dispatch(app, endpoint, req.build()).await
+}
+
+/// Hands a built request (a fixture, say) to the named endpoint's handler.
+pub async fn dispatch(app: &App, endpoint: &str, req: Request) -> Response<Body> {
     use shared::handlers::*;
-    let req = req.build();
     let Ok(response) = match endpoint {
         "signup" => signup::handle(app, req).await,
         "signin" => signin::handle(app, req).await,
@@ -172,6 +176,15 @@ pub fn read(response: Response<Body>) -> (StatusCode, Value) {
         serde_json::from_slice(bytes).unwrap()
     };
     (status, body)
+}
+
+/// Asserts a 401 for a token that was sent and refused: RFC 6750's `invalid_token` challenge.
+pub fn assert_invalid_token(response: Response<Body>) -> Value {
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        r#"Bearer error="invalid_token""#
+    );
+    assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized")
 }
 
 /// Asserts the contract's error body with `code` and the given status.
