@@ -18,6 +18,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::str::FromStr;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
 use lambda_http::http::Method;
 use secrecy::ExposeSecret;
 use serde_json::json;
@@ -651,19 +653,24 @@ async fn cold_start(bench: &mut Bench) -> Result<(), String> {
     bench.line("| function | process | config | connect | first request | total (min / median / p99) | status |");
     bench.line("|---|---|---|---|---|---|---|");
     for name in functions {
-        let mut event: serde_json::Value = serde_json::from_str(
+        let for_account = |text: &str| {
+            text.replace("REPLACE_WITH_TOKEN", &account.token)
+                .replace("ada@example.com", &account.email)
+        };
+        let mut event: serde_json::Value = serde_json::from_str(&for_account(
             &std::fs::read_to_string(bench.root.join(format!("events/{name}.json")))
-                .map_err(|e| e.to_string())?
-                .replace("REPLACE_WITH_TOKEN", &account.token),
-        )
+                .map_err(|e| e.to_string())?,
+        ))
         .map_err(|e| e.to_string())?;
-        if *name == "signin" {
-            // The fixture's body is base64 (as API Gateway sends binary bodies): replace it
-            // whole with the bench account's credentials, so each start signs in for real.
-            event["body"] = json!({"email": account.email, "password": app::PASSWORD})
-                .to_string()
+        // A body API Gateway sent base64-encoded (signin's) gets the same substitutions inside.
+        if event["isBase64Encoded"] == true {
+            let body = event["body"].as_str().unwrap_or_default();
+            let decoded = B64
+                .decode(body)
+                .map_err(|e| format!("events/{name}.json: {e}"))?;
+            event["body"] = B64
+                .encode(for_account(&String::from_utf8_lossy(&decoded)))
                 .into();
-            event["isBase64Encoded"] = false.into();
         }
         let event = event.to_string();
         let binary = bench.root.join(format!("target/{profile}/{name}"));
