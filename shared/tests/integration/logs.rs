@@ -1,15 +1,12 @@
 //! The functions' logs, captured as Lambda would get them (JSON): one line per request with its
 //! request id, route, status and latency; authentication failures with their reason; and never a
 //! password, hash or token.
-#![allow(clippy::unwrap_used)]
-
-mod support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use crate::support::*;
 use serde_json::Value;
-use support::*;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);

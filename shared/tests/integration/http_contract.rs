@@ -1,15 +1,12 @@
 //! The contract's conventions on the wire: JSON bodies and their failures, error bodies, and the
 //! API Gateway HTTP API (v2) fixtures in `events/` going through the handlers.
-#![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::*;
 use lambda_http::{Body, Response};
 use shared::App;
 use shared::handlers::{
     create, delete, get, list, me, refresh, signin, signout, signup, toggle, update,
 };
-use support::*;
 
 async fn create_with(app: &App, req: Call) -> Response<Body> {
     let Ok(response) = create::handle(app, req.build()).await;

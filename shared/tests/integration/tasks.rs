@@ -1,11 +1,8 @@
 //! The task endpoints against the real database: behaviour, validation and isolation.
-#![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::*;
 use serde_json::Value;
 use shared::App;
-use support::*;
 
 fn on_task(method: Method, account: &Account, id: &Value) -> Call {
     call(method, &format!("/api/tasks/{id}"))

@@ -1,14 +1,11 @@
 //! The connection under faults, TLS set-up, and migrations, against the real PostgreSQL.
-#![allow(clippy::unwrap_used)]
-
-mod support;
 
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use shared::App;
 use shared::auth::Caller;
 use shared::handlers::{list, me};
-use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 

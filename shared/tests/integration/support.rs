@@ -1,7 +1,6 @@
 //! What the integration tests share: an `App` on the real PostgreSQL in `DATABASE_URL` (the
-//! functions' role), migrated once per test binary through `MIGRATION_DATABASE_URL` (the owner;
+//! functions' role), migrated once per run through `MIGRATION_DATABASE_URL` (the owner;
 //! `DATABASE_URL` when unset), fresh users, and request/response helpers.
-#![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::sync::OnceLock;

@@ -1,10 +1,7 @@
 //! Defence in depth: the functions' database role and the row-level security policy on tasks.
-#![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::*;
 use shared::auth::Caller;
-use support::*;
 use uuid::Uuid;
 
 #[tokio::test]

@@ -1,11 +1,8 @@
 //! Sessions: refresh-token rotation, reuse detection and signout, against the real database.
-#![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::*;
 use serde_json::Value;
 use shared::App;
-use support::*;
 
 async fn refresh(app: &App, refresh_token: &str) -> (StatusCode, Value) {
     read(

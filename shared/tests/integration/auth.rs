@@ -1,11 +1,8 @@
 //! Signup, signin and `me`, against the real database.
-#![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::*;
 use shared::auth::Caller;
 use shared::handlers::{me, signin, signup};
-use support::*;
 
 async fn post_signup(
     app: &shared::App,

@@ -1,6 +1,5 @@
 //! Secrets from SSM Parameter Store through the real SDK, against moto's server mode.
 //! `make test` starts moto and points the SDK at it (`AWS_ENDPOINT_URL_SSM`, dummy credentials).
-#![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

@@ -1,11 +1,8 @@
 //! Brute-force defence: failed signins per account and address, signups per address.
-#![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::*;
 use lambda_http::{Body, Response};
 use shared::App;
-use support::*;
 use uuid::Uuid;
 
 /// An address of this test's own (documentation range), so tests never share a counter.

@@ -1,7 +1,6 @@
 //! Property tests of everything that parses untrusted input: access tokens, refresh tokens,
 //! list cursors and query strings, and request bodies. Whatever arrives, the answer is the
 //! contract's error, never a panic, and nothing forged is ever accepted.
-#![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
 

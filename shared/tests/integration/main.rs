@@ -1,0 +1,17 @@
+//! The integration tests: every handler called in-process against the real PostgreSQL, plus the
+//! parsers' properties and SSM through moto. One test binary rather than one per file, because
+//! each links the whole AWS SDK: ten of them cost CI minutes of linking and gigabytes of disk.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+mod auth;
+mod database;
+mod http_contract;
+mod logs;
+mod properties;
+mod row_security;
+mod sessions;
+mod ssm;
+mod tasks;
+mod throttling;
