@@ -1,10 +1,12 @@
 //! One PostgreSQL connection per execution environment: opened at cold start, reused across
-//! invocations, and re-opened (with the statement retried once) when the server has closed it,
-//! as Neon does when it suspends an idle compute. Every statement has a deadline, so a stuck
-//! database answers 503 instead of holding the function until its Lambda timeout.
+//! invocations, and re-opened when the server has closed it, as Neon does when it suspends an
+//! idle compute. Work is sent again on a new connection only when it cannot have taken effect,
+//! so a lost connection never applies a create or a toggle twice. Every statement has a
+//! deadline, so a stuck database answers 503 instead of holding the function until its Lambda
+//! timeout.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use postgres_native_tls::MakeTlsConnector;
 use tokio::sync::Mutex;
@@ -22,6 +24,12 @@ pub type Param<'a> = (&'a (dyn ToSql + Sync), Type);
 
 /// The deadline unless configured (`DATABASE_STATEMENT_TIMEOUT_MS`).
 pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connection used within this window is trusted as it is; one idle for longer is first
+/// checked with an empty query (HikariCP's "alive bypass window"). After a pause (a frozen
+/// execution environment, a suspended Neon compute) the peer may have dropped it without a word,
+/// and work sent into a dead connection cannot be safely sent again: it may have committed.
+pub const DEFAULT_ALIVE_WINDOW: Duration = Duration::from_secs(10);
 
 /// Binds the transaction to a live session's user, for the row-level security policy on
 /// tasks. No row means the session has ended or expired; `app.user_id` then stays unset and
@@ -69,7 +77,14 @@ pub struct Db {
     config: tokio_postgres::Config,
     tls: Option<MakeTlsConnector>,
     statement_timeout: Duration,
-    client: Mutex<Option<Arc<Client>>>,
+    alive_window: Duration,
+    client: Mutex<Option<Shared>>,
+}
+
+/// The shared connection and when it was last handed out.
+struct Shared {
+    client: Arc<Client>,
+    used: Instant,
 }
 
 impl Db {
@@ -84,6 +99,7 @@ impl Db {
             config,
             tls,
             statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+            alive_window: DEFAULT_ALIVE_WINDOW,
             client: Mutex::new(None),
         })
     }
@@ -91,6 +107,12 @@ impl Db {
     /// How long a statement (or a session-bound pipeline) may take, connecting included.
     pub fn with_statement_timeout(mut self, timeout: Duration) -> Self {
         self.statement_timeout = timeout;
+        self
+    }
+
+    /// How long the connection may sit idle before it is checked ahead of the next work.
+    pub fn with_alive_window(mut self, window: Duration) -> Self {
+        self.alive_window = window;
         self
     }
 
@@ -146,8 +168,9 @@ impl Db {
         .await
     }
 
-    /// Runs `work` on the shared connection within the statement deadline; when the
-    /// connection turns out lost, once more on a new one.
+    /// Runs `work` on the shared connection within the statement deadline. When the server
+    /// ended the connection in reply, the work is run once more on a new one; when the
+    /// connection was lost otherwise, the next call gets a new one and this one fails.
     async fn run<'a, T, F, Fut>(&'a self, work: F) -> Result<T, DbError>
     where
         F: Fn(Arc<Client>) -> Fut,
@@ -156,12 +179,20 @@ impl Db {
         let attempt = async {
             let client = self.client().await?;
             match work(Arc::clone(&client)).await {
-                Err(error) if connection_lost(&error) => {
-                    tracing::warn!(%error, "database connection lost; reconnecting and retrying once");
+                Err(error) if server_ended_connection(&error) => {
+                    tracing::warn!(%error, "database ended the connection; reconnecting and retrying once");
                     self.discard(&client).await;
                     work(self.client().await?).await
                 }
-                result => result,
+                Err(error) => {
+                    if connection_lost(&error) {
+                        // The work may have committed before the reply was lost: not resent.
+                        tracing::warn!(%error, "database connection lost mid-request");
+                        self.discard(&client).await;
+                    }
+                    Err(error)
+                }
+                ok => ok,
             }
         };
         match tokio::time::timeout(self.statement_timeout, attempt).await {
@@ -178,13 +209,28 @@ impl Db {
         }
     }
 
+    /// The shared connection, checked first if it has been idle past the alive window, and
+    /// replaced if it is closed or fails the check.
     async fn client(&self) -> Result<Arc<Client>, tokio_postgres::Error> {
         let mut slot = self.client.lock().await;
-        if let Some(client) = slot.as_ref().filter(|c| !c.is_closed()) {
-            return Ok(Arc::clone(client));
+        let now = Instant::now();
+        if let Some(shared) = slot.as_mut().filter(|s| !s.client.is_closed()) {
+            let idle = now.duration_since(shared.used);
+            let alive = idle < self.alive_window || shared.client.batch_execute("").await.is_ok();
+            if alive {
+                shared.used = now;
+                return Ok(Arc::clone(&shared.client));
+            }
+            tracing::info!(
+                idle_ms = idle.as_millis() as u64,
+                "idle database connection was dropped; reconnecting"
+            );
         }
         let client = Arc::new(self.dedicated_client().await?);
-        *slot = Some(Arc::clone(&client));
+        *slot = Some(Shared {
+            client: Arc::clone(&client),
+            used: now,
+        });
         Ok(client)
     }
 
@@ -199,7 +245,7 @@ impl Db {
     /// Gives up the shared connection after a timeout (the next request opens a new one) and
     /// asks the server, in the background, to cancel whatever it was still running.
     async fn abandon(&self) {
-        let Some(client) = self.client.lock().await.take() else {
+        let Some(Shared { client, .. }) = self.client.lock().await.take() else {
             return;
         };
         let token = client.cancel_token();
@@ -221,7 +267,10 @@ impl Db {
     /// Forgets a broken client, unless a concurrent request already replaced it.
     async fn discard(&self, broken: &Arc<Client>) {
         let mut slot = self.client.lock().await;
-        if slot.as_ref().is_some_and(|c| Arc::ptr_eq(c, broken)) {
+        if slot
+            .as_ref()
+            .is_some_and(|s| Arc::ptr_eq(&s.client, broken))
+        {
             *slot = None;
         }
     }
@@ -247,8 +296,16 @@ where
 /// The connection, not the statement, failed: a new connection may well succeed.
 fn connection_lost(error: &tokio_postgres::Error) -> bool {
     error.is_closed()
-        || matches!(error.code(), Some(c) if *c == SqlState::ADMIN_SHUTDOWN || *c == SqlState::CRASH_SHUTDOWN)
+        || server_ended_connection(error)
         || std::error::Error::source(error).is_some_and(|s| s.is::<std::io::Error>())
+}
+
+/// The server ended the connection and said so in reply to this work (shutting down, crashed,
+/// or terminated by an administrator, as when Neon suspends). PostgreSQL answers in order, so
+/// the statement that got this did not complete, nothing after it ran, and an open transaction
+/// died with the backend: running the work again cannot apply it twice.
+fn server_ended_connection(error: &tokio_postgres::Error) -> bool {
+    matches!(error.code(), Some(c) if *c == SqlState::ADMIN_SHUTDOWN || *c == SqlState::CRASH_SHUTDOWN)
 }
 
 fn is_unavailable(error: &tokio_postgres::Error) -> bool {

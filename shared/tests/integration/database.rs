@@ -2,9 +2,11 @@
 
 use std::time::{Duration, Instant};
 
+use crate::relay::Relay;
 use crate::support::*;
 use shared::App;
 use shared::auth::Caller;
+use shared::db::Db;
 use shared::handlers::{list, me};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
@@ -54,6 +56,77 @@ async fn a_connection_closed_by_the_server_is_replaced_and_the_request_still_suc
     let after = backend_pids(&name).await;
     assert_eq!(after.len(), 1);
     assert_ne!(after, before, "a new connection serves the request");
+}
+
+#[tokio::test]
+async fn a_create_whose_commit_reply_is_lost_answers_503_and_is_not_sent_again() {
+    let relay = Relay::start();
+    let mut settings = config();
+    settings.database = relay.config();
+    let app = App::new(&settings).unwrap();
+    let account = signup(&app).await;
+
+    relay.lose_commit_reply();
+    let create = call(Method::POST, "/api/tasks")
+        .token(&account.token)
+        .json(json!({"title": "exactly once"}));
+    assert_error(
+        send(&app, "create", create).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+    );
+    let created: i64 = admin()
+        .await
+        .query_one(
+            "SELECT count(*) FROM tasks WHERE user_id = $1",
+            &[&account.id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        created, 1,
+        "the server committed once; a resend would have made two"
+    );
+
+    assert_eq!(list_status(&app, &account).await, StatusCode::OK);
+    assert_eq!(
+        relay.connections(),
+        2,
+        "the next request has a new connection"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_dropped_while_idle_is_checked_and_replaced_before_the_work() {
+    let relay = Relay::start();
+    let db = Db::new(relay.config())
+        .unwrap()
+        .with_alive_window(Duration::ZERO);
+    db.query("SELECT 1", &[]).await.unwrap();
+
+    // No await between the cut and the next call: as in a frozen execution environment, the
+    // connection has not yet noticed.
+    relay.cut_all();
+    let rows = db.query("SELECT 2", &[]).await.unwrap();
+    assert_eq!(rows[0].get::<_, i32>(0), 2);
+    assert_eq!(relay.connections(), 2);
+}
+
+#[tokio::test]
+async fn a_connection_lost_within_the_alive_window_fails_that_call_only() {
+    let relay = Relay::start();
+    let db = Db::new(relay.config())
+        .unwrap()
+        .with_alive_window(Duration::from_secs(3600));
+    db.query("SELECT 1", &[]).await.unwrap();
+
+    relay.cut_all();
+    let error = db.query("SELECT 2", &[]).await.unwrap_err();
+    assert!(error.is_unavailable(), "{error}");
+    let rows = db.query("SELECT 3", &[]).await.unwrap();
+    assert_eq!(rows[0].get::<_, i32>(0), 3);
+    assert_eq!(relay.connections(), 2);
 }
 
 #[tokio::test]

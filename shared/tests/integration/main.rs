@@ -3,6 +3,7 @@
 //! each links the whole AWS SDK: ten of them cost CI minutes of linking and gigabytes of disk.
 #![allow(clippy::unwrap_used)]
 
+mod relay;
 mod support;
 
 mod auth;
