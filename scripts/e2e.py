@@ -153,7 +153,7 @@ class Api(unittest.TestCase):
             self.assertLess(time.time() - started, 8, "503 within seconds while the database is down")
         finally:
             subprocess.run([ctl, "start"], check=True, stdout=subprocess.DEVNULL)
-        # Each function finds its connection dead, reconnects and retries: no request fails.
+        # Each function has seen the server end its connection, and reconnects: no request fails.
         for method, p, body in calls:
             status, _, answer = request(method, p, body, token)
             self.assertLess(status, 300, f"{method} {p}: {answer}")
