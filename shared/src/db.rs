@@ -29,7 +29,7 @@ pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// checked with an empty query (HikariCP's "alive bypass window"). After a pause (a frozen
 /// execution environment, a suspended Neon compute) the peer may have dropped it without a word,
 /// and work sent into a dead connection cannot be safely sent again: it may have committed.
-pub const DEFAULT_ALIVE_WINDOW: Duration = Duration::from_secs(10);
+const DEFAULT_ALIVE_WINDOW: Duration = Duration::from_secs(10);
 
 /// Binds the transaction to a live session's user, for the row-level security policy on
 /// tasks. No row means the session has ended or expired; `app.user_id` then stays unset and
