@@ -75,17 +75,9 @@ async fn a_create_whose_commit_reply_is_lost_answers_503_and_is_not_sent_again()
         StatusCode::SERVICE_UNAVAILABLE,
         "unavailable",
     );
-    let created: i64 = admin()
-        .await
-        .query_one(
-            "SELECT count(*) FROM tasks WHERE user_id = $1",
-            &[&account.id],
-        )
-        .await
-        .unwrap()
-        .get(0);
     assert_eq!(
-        created, 1,
+        tasks_owned_by(account.id).await,
+        1,
         "the server committed once; a resend would have made two"
     );
 

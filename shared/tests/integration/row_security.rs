@@ -88,13 +88,7 @@ async fn a_bound_session_cannot_write_a_task_for_another_user() {
         )
         .await;
     assert!(result.is_err(), "the policy's WITH CHECK refuses it");
-    let planted: i64 = admin()
-        .await
-        .query_one("SELECT count(*) FROM tasks WHERE user_id = $1", &[&bob.id])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(planted, 0);
+    assert_eq!(tasks_owned_by(bob.id).await, 0, "nothing was planted");
 }
 
 #[tokio::test]

@@ -41,6 +41,16 @@ pub async fn admin() -> tokio_postgres::Client {
     db.dedicated_client().await.unwrap()
 }
 
+/// How many tasks `user` has, counted as the owner, whom row-level security does not filter.
+pub async fn tasks_owned_by(user: Uuid) -> i64 {
+    admin()
+        .await
+        .query_one("SELECT count(*) FROM tasks WHERE user_id = $1", &[&user])
+        .await
+        .unwrap()
+        .get(0)
+}
+
 /// A fresh `App` for one test. Each test has its own runtime, so its own connection too.
 pub fn app() -> App {
     static MIGRATED: OnceLock<()> = OnceLock::new();
