@@ -8,6 +8,7 @@ Usage: scripts/e2e.py http://127.0.0.1:9000  (standard library only)
 import atexit
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -57,7 +58,8 @@ def wait_until_up(deadline_s=300):
     for path, method in [("/api/auth/me", "GET"), ("/api/auth/signup", "POST"), ("/api/auth/signin", "POST"),
                          ("/api/auth/refresh", "POST"), ("/api/auth/signout", "POST"),
                          ("/api/tasks", "GET"), ("/api/tasks", "POST"), ("/api/tasks/1", "GET"),
-                         ("/api/tasks/1", "PUT"), ("/api/tasks/1", "DELETE"), ("/api/tasks/1/complete", "PATCH")]:
+                         ("/api/tasks/1", "PUT"), ("/api/tasks/1", "DELETE"), ("/api/tasks/1/complete", "PATCH"),
+                         ("/", "GET")]:
         while True:
             try:
                 status, _, body = request(method, path)
@@ -77,12 +79,57 @@ def signup(name=None, full=False):
     return body if full else (email, body["user"]["id"], body["token"])
 
 
+class FastApiEraFrontend:
+    """The task client of a Next.js frontend written for the FastAPI backend this one replaces:
+    `Content-Type: application/json` on every request, GET and DELETE included; the user's id in
+    every path; `detail` read from errors; `json()` never called on a 204."""
+
+    def __init__(self, email, password):
+        self.email, self.password = email, password
+
+    def fetch(self, method, path, body=None, token=None):
+        req = urllib.request.Request(BASE + path, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None)
+        req.add_header("Content-Type", "application/json")
+        if token or getattr(self, "token", None):
+            req.add_header("Authorization", f"Bearer {token or self.token}")
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                return resp.status, None if resp.status == 204 else json.loads(resp.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())["detail"]
+
+    # The one page the frontend adds.
+    def sign_up(self):
+        status, session = self.fetch("POST", "/api/auth/signup", {"email": self.email, "password": self.password})
+        assert status == 201, session
+        self.token, self.user_id = session["token"], session["user"]["id"]
+
+    # The five task features, unchanged but for the user id in the path.
+    def get_tasks(self):
+        return self.fetch("GET", f"/api/{self.user_id}/tasks")
+
+    def add_task(self, title, description=None):
+        return self.fetch("POST", f"/api/{self.user_id}/tasks", {"title": title, "description": description})
+
+    def update_task(self, task_id, **fields):
+        return self.fetch("PUT", f"/api/{self.user_id}/tasks/{task_id}", fields)
+
+    def delete_task(self, task_id):
+        return self.fetch("DELETE", f"/api/{self.user_id}/tasks/{task_id}")
+
+    def toggle_complete(self, task_id):
+        return self.fetch("PATCH", f"/api/{self.user_id}/tasks/{task_id}/complete")
+
+
 class Api(unittest.TestCase):
     def assertError(self, result, status, code):
         got, headers, body = result
         self.assertEqual(got, status, body)
         self.assertEqual(body["error"]["code"], code, body)
         self.assertTrue(body["error"]["message"])
+        self.assertEqual(body["detail"], body["error"]["message"], "FastAPI's place for the message")
+        self.assertEqual(headers["Content-Type"], "application/json")
         return headers, body
 
     def test_a_new_user_signs_up_signs_in_and_restores_the_session(self):
@@ -168,7 +215,7 @@ class Api(unittest.TestCase):
             tid = task["id"]
             status, _, listed = request("GET", base, token=token)
             self.assertEqual(status, 200)
-            self.assertIn(tid, [t["id"] for t in listed["tasks"]])
+            self.assertIn(tid, [t["id"] for t in listed])
             status, _, got = request("GET", f"{base}/{tid}", token=token)
             self.assertEqual((status, got), (200, task))
             status, _, updated = request("PUT", f"{base}/{tid}", {"title": "Buy oat milk", "description": None}, token)
@@ -183,6 +230,34 @@ class Api(unittest.TestCase):
             self.assertEqual((status, body), (204, None))
             self.assertError(request("GET", f"{base}/{tid}", token=token), 404, "not_found")
 
+    def test_a_fastapi_era_frontend_keeps_its_five_task_features(self):
+        app = FastApiEraFrontend(f"e2e-{uuid.uuid4().hex}@example.com", PASSWORD)
+        app.sign_up()
+        self.assertEqual(app.get_tasks(), (200, []))
+        created = []
+        for i in range(55):  # more than a page of 50 would have shown
+            status, task = app.add_task(f"task {i}", "details" if i == 0 else None)
+            self.assertEqual(status, 201, task)
+            created.append(task["id"])
+        status, tasks = app.get_tasks()
+        self.assertEqual(status, 200)
+        self.assertIsInstance(tasks, list, "tasks.map must work")
+        self.assertEqual(sorted(t["id"] for t in tasks), sorted(created))
+        first = created[0]
+        status, task = app.update_task(first, title="renamed")
+        self.assertEqual((status, task["title"], task["description"]), (200, "renamed", "details"))
+        status, task = app.update_task(first, completed=True)
+        self.assertEqual((status, task["title"], task["completed"]), (200, "renamed", True))
+        status, task = app.toggle_complete(first)
+        self.assertEqual((status, task["completed"]), (200, False))
+        self.assertEqual(app.delete_task(first), (204, None))
+        self.assertEqual(len(app.get_tasks()[1]), 54)
+        # What the frontend shows when something is refused: `detail`, a sentence.
+        self.assertEqual(app.add_task(""), (422, "title must be 1 to 200 characters"))
+        self.assertEqual(app.delete_task(first), (404, "not found"))
+        app.token = "expired-or-garbage"
+        self.assertEqual(app.get_tasks(), (401, "the access token is invalid or has expired"))
+
     def test_another_users_tasks_are_invisible_and_untouchable(self):
         _, owner_id, owner = signup()
         _, _, intruder = signup()
@@ -195,7 +270,7 @@ class Api(unittest.TestCase):
         self.assertError(request("GET", f"/api/{owner_id}/tasks", token=intruder), 403, "forbidden")
         self.assertError(request("DELETE", f"/api/{owner_id}/tasks/{tid}", token=intruder), 403, "forbidden")
         _, _, listed = request("GET", "/api/tasks", token=intruder)
-        self.assertEqual(listed["tasks"], [])
+        self.assertEqual(listed, [])
         status, _, still = request("GET", f"/api/tasks/{tid}", token=owner)
         self.assertEqual((status, still), (200, task))
 
@@ -211,22 +286,37 @@ class Api(unittest.TestCase):
         self.assertError(request("GET", "/api/tasks/not-a-number", token=token), 404, "not_found")
         self.assertError(request("PUT", "/api/tasks/1", {}, token), 422, "validation_failed")
 
-    def test_pages_follow_next_cursor_to_the_end(self):
-        _, _, token = signup()
+    def test_pages_follow_the_link_header_to_the_end(self):
+        _, user_id, token = signup()
         for i in range(5):
             request("POST", "/api/tasks", {"title": f"task {i}", "completed": i % 2 == 0}, token)
-        seen, cursor = [], None
-        while True:
-            path = "/api/tasks?limit=2&sort=title&order=asc" + (f"&cursor={cursor}" if cursor else "")
-            status, _, page = request("GET", path, token=token)
+        seen, path, pages = [], f"/api/{user_id}/tasks?limit=2&sort=title&order=asc", 0
+        while path:
+            status, headers, page = request("GET", path, token=token)
             self.assertEqual(status, 200, page)
-            seen += [t["title"] for t in page["tasks"]]
-            cursor = page["next_cursor"]
-            if cursor is None:
-                break
-        self.assertEqual(seen, [f"task {i}" for i in range(5)])
+            seen += [t["title"] for t in page]
+            pages += 1
+            link = headers.get("Link")
+            # RFC 8288: `<URL>; rel="next"`, the URL relative to the API's origin.
+            path = re.fullmatch(r'<([^>]+)>; rel="next"', link).group(1) if link else None
+            if path:
+                self.assertTrue(path.startswith(f"/api/{user_id}/tasks?"), path)
+        self.assertEqual((seen, pages), ([f"task {i}" for i in range(5)], 3))
         _, _, pending = request("GET", "/api/tasks?status=pending", token=token)
-        self.assertEqual(sorted(t["title"] for t in pending["tasks"]), ["task 1", "task 3"])
+        self.assertEqual(sorted(t["title"] for t in pending), ["task 1", "task 3"])
+
+    def test_every_unrouted_request_gets_the_contracts_json(self):
+        for method, path, allow in [("DELETE", "/api/tasks", "GET, POST"), ("POST", "/api/tasks/1", "GET, PUT, PATCH, DELETE"),
+                                    ("GET", "/api/auth/signin", "POST"), ("TRACE", "/api/some-user/tasks", "GET, POST"),
+                                    ("GET", "/", None), ("GET", "/docs", None), ("POST", "/api/auth/nothing", None),
+                                    ("GET", "/api/tasks/1/complete/now", None), ("PROPFIND", "/docs/v2", None)]:
+            with self.subTest(f"{method} {path}"):
+                if allow:
+                    headers, _ = self.assertError(request(method, path), 405, "method_not_allowed")
+                    self.assertEqual(headers["Allow"], allow)
+                else:
+                    _, body = self.assertError(request(method, path), 404, "not_found")
+                    self.assertNotIn("bench", json.dumps(body), "never the emulator's list of binaries")
 
     def test_concurrent_toggles_are_never_lost(self):
         _, _, token = signup()

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A private, throwaway PostgreSQL for development and tests, in .local/postgres (git-ignored).
+# A private, throwaway PostgreSQL for development and tests, in .local/postgres (git-ignored), or
+# as root in /var/tmp/todo-auth-lambda-<checkout id>/postgres (see below).
 #   scripts/local-db.sh start   # init if needed, start, create the database, print DATABASE_URL
 #   scripts/local-db.sh fresh NAME   # start, then a new empty database NAME; print its URL
 #   scripts/local-db.sh app-url URL  # the same database as the functions' role, todo_fn
@@ -11,9 +12,16 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# This checkout's own number (from its path): its port and, as root, its directory, so two
+# checkouts on one machine never collide.
+checkout=$(printf '%s' "$root" | cksum | cut -d' ' -f1)
 dir="$root/.local/postgres"
-# A port of this checkout's own (from its path), so two checkouts on one machine never collide.
-port="${LOCAL_PG_PORT:-$((54000 + $(printf '%s' "$root" | cksum | cut -d' ' -f1) % 900))}"
+if [ "$(id -u)" = 0 ]; then
+  # As root the cluster belongs to the `postgres` user, which cannot reach into a checkout under a
+  # directory only root may enter (a clone in /root, a `mktemp -d`): it lives outside the checkout.
+  dir="/var/tmp/todo-auth-lambda-$checkout/postgres"
+fi
+port="${LOCAL_PG_PORT:-$((54000 + checkout % 900))}"
 db="${LOCAL_PG_DATABASE:-todo}"
 
 find_bin() {
@@ -40,6 +48,7 @@ start() {
   mkdir -p "$dir"
   if [ "$(id -u)" = 0 ]; then
     id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+    chmod 755 "$(dirname "$dir")"
     chown -R postgres "$dir"
   fi
   if [ ! -f "$dir/data/PG_VERSION" ]; then

@@ -70,6 +70,14 @@ class OpenApiIsTheContract(unittest.TestCase):
                 if "{user_id}" in path:
                     self.assertIn("403", statuses)
 
+    def test_the_unpaged_list_cap_is_the_codes(self):
+        source = (ROOT / "shared/src/tasks/list.rs").read_text()
+        cap = int(re.search(r"pub const MAX_UNPAGED: i64 = (\d+);", source).group(1))
+        for path in ("/api/tasks", "/api/{user_id}/tasks"):
+            schema = self.doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+            self.assertEqual(schema["maxItems"], cap, path)
+            self.assertIn(f"up to {cap}", self.doc["paths"][path]["get"]["description"])
+
     def test_the_check_reads_the_error_mapping(self):
         self.assertIn("rate_limited", mapped_error_codes())
         self.assertIn("unavailable", mapped_error_codes())

@@ -1,10 +1,14 @@
-"""The function set, the `cargo lambda watch` router, the SAM template and events/ must agree.
+"""The function set, the `cargo lambda watch` router, the SAM template, the fallback's route
+table (shared/src/http/routes.rs) and events/ must agree, and CORS must expose what the functions
+set for browser code.
 
-A function without a route, a route in one place only, a method mismatch or a missing sample
-event fails here. Run: python3 -m unittest discover -s tests (make test does).
+A function without a route, a route in one place only, a method mismatch, a method the local
+router would leave to the emulator's own page, or a missing sample event fails here.
+Run: python3 -m unittest discover -s tests (make test does).
 """
 import json
 import pathlib
+import re
 import tomllib
 import unittest
 
@@ -32,10 +36,28 @@ def function_dirs(root=ROOT):
     return {p.name for p in (root / "functions").iterdir() if (p / "Cargo.toml").exists()}
 
 
-def watch_routes(root=ROOT):
+FALLBACK = "fallback"
+# The methods the local router spells out for every path (it matches methods exactly): what
+# browsers, clients and schemathesis's unsupported-method probes send.
+METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "QUERY"}
+# Paths the local router sends to the fallback whatever the method, as API Gateway's $default.
+CATCH_ALL = {"/", "/{*path}"}
+
+
+def watch_router(root=ROOT):
+    """{(method or None for any, path, function)} as the `cargo lambda watch` router lists them."""
     manifest = tomllib.loads((root / "Cargo.toml").read_text())
     router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"]
-    return {(r["method"], path, r["function"]) for path, routes in router.items() for r in routes}
+    return {
+        (None, path, routes) if isinstance(routes, str) else (r["method"], path, r["function"])
+        for path, routes in router.items()
+        for r in ([routes] if isinstance(routes, str) else routes)
+    }
+
+
+def watch_routes(root=ROOT):
+    """The routes the local router serves with a function of their own (not the fallback)."""
+    return {route for route in watch_router(root) if route[2] != FALLBACK}
 
 
 def template_functions(root=ROOT):
@@ -47,21 +69,59 @@ def template_functions(root=ROOT):
             continue
         binary = resource["Metadata"]["BuildProperties"]["Binary"]
         events = resource["Properties"].get("Events", {}).values()
+        # An HttpApi event without Method and Path is the API's $default route.
         functions[binary] = {
-            (e["Properties"]["Method"], e["Properties"]["Path"]) for e in events if e["Type"] == "HttpApi"
+            (e["Properties"].get("Method", "ANY"), e["Properties"].get("Path", "$default"))
+            for e in events
+            if e["Type"] == "HttpApi"
         }
     return functions
 
 
 def template_routes(root=ROOT):
-    return {(m, p, name) for name, routes in template_functions(root).items() for m, p in routes}
+    """The routes template.yaml serves, its $default route aside."""
+    return {(m, p, name) for name, routes in template_functions(root).items() for m, p in routes if p != "$default"}
+
+
+def template_default(root=ROOT):
+    """The functions behind template.yaml's $default route."""
+    return {name for name, routes in template_functions(root).items() if ("ANY", "$default") in routes}
+
+
+def fallback_table(root=ROOT):
+    """{(METHOD, path)} of the fallback's route table, read from the one place it is written."""
+    source = (root / "shared/src/http/routes.rs").read_text()
+    table = source[source.index("pub const ROUTES"):source.index("];")]
+    return {
+        (method, path)
+        for path, methods in re.findall(r'\("([^"]+)", &\[([A-Z, ]+)\]\)', table)
+        for method in methods.replace(" ", "").split(",")
+    }
+
+
+def fallback_problems(router, default, table, served):
+    """Where unrouted requests would not reach the fallback, or it would answer them wrongly."""
+    found = []
+    if default != {FALLBACK}:
+        found.append(f"template.yaml's $default route goes to {sorted(default)}, not {FALLBACK}")
+    for path in sorted(CATCH_ALL):
+        if (None, path, FALLBACK) not in router:
+            found.append(f"cargo lambda watch does not send {path} to {FALLBACK}")
+    for path in sorted({p for _, p, _ in router} - CATCH_ALL):
+        routed = {m for m, p, _ in router if p == path}
+        for method in sorted(METHODS - routed):
+            found.append(f"{method} {path} reaches the emulator's own page, not {FALLBACK}")
+    for method, path in sorted(table ^ {(m, p) for m, p, _ in served}):
+        found.append(f"{method} {path} is in only one of routes.rs and the served routes")
+    return found
 
 
 def event_fixtures(root=ROOT):
     """{fixture name: (method, route path)} from events/*.json."""
     fixtures = {}
     for path in (root / "events").glob("*.json"):
-        method, route = json.loads(path.read_text())["routeKey"].split(" ", 1)
+        key = json.loads(path.read_text())["routeKey"]
+        method, route = key.split(" ", 1) if key != "$default" else (key, key)
         fixtures[path.stem] = (method, route)
     return fixtures
 
@@ -93,17 +153,76 @@ def problems(functions, watch, template, template_binaries, fixtures):
     routes = {(m, p): n for m, p, n in watch | template}
     for fixture, (method, path) in sorted(fixtures.items()):
         name = fixture.split("-")[0]
+        if method == "$default" and name == FALLBACK:
+            continue
         if routes.get((method, path)) != name:
             found.append(f"events/{fixture}.json is {method} {path}, which is not a route of {name}")
     return found
 
 
+# Response headers a browser lets any cross-origin script read (Fetch's CORS-safelisted ones).
+SAFELISTED = {"cache-control", "content-language", "content-length", "content-type", "expires", "last-modified", "pragma"}
+
+
+def headers_set_by_functions(root=ROOT):
+    """Names of the response headers the functions insert (the `http` crate's constants)."""
+    found = set()
+    for path in (root / "shared/src/http").glob("*.rs"):
+        for constant in re.findall(r"\.insert\(\s*([A-Z_]+)\s*,", path.read_text()):
+            found.add(constant.lower().replace("_", "-"))
+    return found
+
+
+def exposed_headers(root=ROOT):
+    template = yaml.load((root / "template.yaml").read_text(), Loader=_CfnLoader)
+    cors = template["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"]
+    return {h.lower() for h in cors.get("ExposeHeaders", [])}
+
+
 class RoutesAgree(unittest.TestCase):
     def test_functions_router_template_and_events_agree(self):
+        # The fallback has no route of its own: it is the $default route and the router's catch-all.
         self.assertEqual(
-            problems(function_dirs(), watch_routes(), template_routes(), set(template_functions()), event_fixtures()),
+            problems(
+                function_dirs() - {FALLBACK},
+                watch_routes(),
+                template_routes(),
+                set(template_functions()) - {FALLBACK},
+                event_fixtures(),
+            ),
             [],
         )
+
+    def test_every_unrouted_request_reaches_the_fallback(self):
+        self.assertIn(FALLBACK, function_dirs())
+        self.assertIn(FALLBACK, event_fixtures())
+        self.assertEqual(fallback_problems(watch_router(), template_default(), fallback_table(), watch_routes()), [])
+
+    def test_the_fallback_check_catches_each_kind_of_gap(self):
+        served = {("GET", "/api/tasks", "list")}
+        router = served | {(m, "/api/tasks", FALLBACK) for m in METHODS - {"GET"}} | {(None, p, FALLBACK) for p in CATCH_ALL}
+        table = {("GET", "/api/tasks")}
+        self.assertEqual(fallback_problems(router, {FALLBACK}, table, served), [])
+        self.assertIn("template.yaml's $default route goes to [], not fallback",
+                      fallback_problems(router, set(), table, served))
+        self.assertIn("cargo lambda watch does not send /{*path} to fallback",
+                      fallback_problems(router - {(None, "/{*path}", FALLBACK)}, {FALLBACK}, table, served))
+        self.assertIn("TRACE /api/tasks reaches the emulator's own page, not fallback",
+                      fallback_problems(router - {("TRACE", "/api/tasks", FALLBACK)}, {FALLBACK}, table, served))
+        self.assertIn("POST /api/tasks is in only one of routes.rs and the served routes",
+                      fallback_problems(router, {FALLBACK}, table | {("POST", "/api/tasks")}, served))
+
+    def test_the_route_table_is_read_from_routes_rs(self):
+        table = fallback_table()
+        self.assertIn(("PATCH", "/api/{user_id}/tasks/{id}/complete"), table)
+        self.assertIn(("POST", "/api/auth/signup"), table)
+
+    def test_cors_exposes_every_header_the_functions_set_for_browser_code(self):
+        unexposed = headers_set_by_functions() - SAFELISTED - exposed_headers()
+        self.assertEqual(unexposed, set(), "add them to CorsConfiguration.ExposeHeaders in template.yaml")
+
+    def test_the_header_check_reads_what_the_functions_set(self):
+        self.assertTrue({"retry-after", "www-authenticate", "link", "allow", "cache-control"} <= headers_set_by_functions())
 
     def test_the_check_catches_each_kind_of_disagreement(self):
         functions = {"list", "create"}

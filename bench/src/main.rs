@@ -231,7 +231,7 @@ async fn handlers_vs_floor(bench: &mut Bench) -> Result<(), String> {
 
     let query = ListQuery::parse(|_| None).map_err(|e| e.to_string())?;
     let list_sql = sql::list(&query);
-    let fetch = query.limit + 1;
+    let fetch = query.page_size() + 1;
     let (h, f) = time_pair(
         n,
         |_| {

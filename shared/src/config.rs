@@ -11,8 +11,10 @@ use crate::secrets;
 
 /// HS256 keys shorter than the hash output are brute-forceable (RFC 7518 §3.2).
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
-/// Access tokens are short-lived; sessions live on through refresh tokens.
-const DEFAULT_TTL_SECONDS: u64 = 900;
+/// 24 hours: frontends written for the FastAPI backend keep a token until a 401 and never
+/// refresh. Every request checks the token's session, so signout and refresh-token reuse end
+/// it at once whatever its `exp`; clients that refresh can ask for shorter ones.
+const DEFAULT_TTL_SECONDS: u64 = 86_400;
 /// A session's absolute lifetime: after it, the user signs in again.
 const DEFAULT_SESSION_TTL_SECONDS: u64 = 30 * 86_400;
 /// How long a refresh token lasts unused: a session idle this long ends.
@@ -228,7 +230,7 @@ mod tests {
             ("JWT_SECRET", SECRET),
         ])
         .unwrap();
-        assert_eq!(config.tokens.ttl_seconds, 900);
+        assert_eq!(config.tokens.ttl_seconds, 86_400);
         assert_eq!(config.sessions.session_ttl_seconds, 2_592_000);
         assert_eq!(config.sessions.refresh_ttl_seconds, 604_800);
         assert_eq!(config.statement_timeout, Duration::from_secs(5));

@@ -1,4 +1,5 @@
-//! `GET /api/tasks` (and `/api/{user_id}/tasks`) → 200 `{"tasks", "next_cursor"}`.
+//! `GET /api/tasks` (and `/api/{user_id}/tasks`) → 200 `[Task]`, a bare array as the FastAPI
+//! backend answered; when more tasks remain, the next page's URL is in `Link: <…>; rel="next"`.
 
 use std::convert::Infallible;
 
@@ -7,7 +8,7 @@ use lambda_http::RequestExt;
 use crate::App;
 use crate::auth::task_owner;
 use crate::error::Result;
-use crate::http::{Body, Method, Request, Response, StatusCode, json, respond};
+use crate::http::{Body, Method, Request, Response, json_page, respond};
 use crate::tasks::{self, ListQuery};
 
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
@@ -19,5 +20,9 @@ async fn list(app: &App, req: Request) -> Result<Response<Body>> {
     let params = req.query_string_parameters();
     let query = ListQuery::parse(|name| params.first(name))?;
     let page = tasks::list(&app.db, caller, &query).await?;
-    json(StatusCode::OK, &page)
+    // The same path the client used (either form), so the link works wherever it is resolved.
+    let next = page
+        .next_cursor
+        .map(|cursor| format!("{}?{}", req.uri().path(), query.next_page(&cursor)));
+    json_page(&page.tasks, next.as_deref())
 }

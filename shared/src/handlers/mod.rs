@@ -3,6 +3,7 @@
 
 pub mod create;
 pub mod delete;
+pub mod fallback;
 pub mod get;
 pub mod list;
 pub mod me;

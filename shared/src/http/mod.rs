@@ -2,6 +2,7 @@
 
 mod request;
 mod response;
+pub mod routes;
 
 use std::convert::Infallible;
 use std::time::Instant;
@@ -16,19 +17,36 @@ pub use request::{
     MAX_BODY_BYTES, bearer_token, json_body, optional_json_body, path_param, present,
     source_address,
 };
-pub use response::{error_response, json, no_content};
+pub use response::{error_response, json, json_page, no_content};
 
 use crate::error::{Error, Result};
 
-/// Runs a handler for one request and always answers: a wrong method gets 405, an `Err` gets the
-/// contract's JSON error. Errors never become Lambda invocation failures. Logs one line per
-/// request; everything logged while handling it carries API Gateway's request id (the one in
-/// the access log) and the route, through the span. Never a body, header or query value.
+/// Runs a handler for one request and always answers: a method not in `allow` gets 405, an
+/// `Err` gets the contract's JSON error (see [`answer`]).
 pub async fn respond<F, Fut>(
     req: Request,
     allow: &'static [Method],
     handler: F,
 ) -> Result<Response<Body>, Infallible>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>>>,
+{
+    answer(req, |req| async move {
+        if allow.contains(req.method()) {
+            handler(req).await
+        } else {
+            Err(Error::MethodNotAllowed { allow })
+        }
+    })
+    .await
+}
+
+/// Runs a handler for one request, whatever its method, and always answers: an `Err` gets the
+/// contract's JSON error. Errors never become Lambda invocation failures. Logs one line per
+/// request; everything logged while handling it carries API Gateway's request id (the one in
+/// the access log) and the route, through the span. Never a body, header or query value.
+pub async fn answer<F, Fut>(req: Request, handler: F) -> Result<Response<Body>, Infallible>
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Result<Response<Body>>>,
@@ -51,12 +69,9 @@ where
     };
     let span = tracing::info_span!("request", request_id, route);
     async move {
-        let result = if allow.contains(&method) {
-            handler(req).await
-        } else {
-            Err(Error::MethodNotAllowed { allow })
-        };
-        let response = result.unwrap_or_else(|error| error_response(&error));
+        let response = handler(req)
+            .await
+            .unwrap_or_else(|error| error_response(&error));
         tracing::info!(
             %method,
             status = response.status().as_u16(),

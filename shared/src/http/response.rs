@@ -1,7 +1,7 @@
 //! Writing responses, and the one mapping from [`Error`] to status, code and JSON body.
 
 use lambda_http::http::header::{
-    ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE,
+    ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, LINK, RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use lambda_http::http::{HeaderMap, StatusCode};
 use lambda_http::{Body, Response};
@@ -15,6 +15,18 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<Response<Body>
     let text = serde_json::to_string(body)
         .map_err(|e| Error::Internal(format!("serialising a response failed: {e}")))?;
     Ok(response(status, Body::Text(text), true))
+}
+
+/// 200 with one page of a listing; `next`, the next page's path and query when more remain,
+/// goes in an RFC 8288 `Link` header, as GitHub's API pages.
+pub fn json_page<T: Serialize>(items: &[T], next: Option<&str>) -> Result<Response<Body>> {
+    let mut response = json(StatusCode::OK, &items)?;
+    if let Some(next) = next {
+        let link = HeaderValue::try_from(format!("<{next}>; rel=\"next\""))
+            .map_err(|e| Error::Internal(format!("next page link: {e}")))?;
+        response.headers_mut().insert(LINK, link);
+    }
+    Ok(response)
 }
 
 /// 204 with an empty body.
@@ -82,7 +94,9 @@ pub fn error_response(error: &Error) -> Response<Body> {
         }
         _ => {}
     }
-    let mut body = json!({ "error": { "code": code, "message": message } });
+    // `detail` repeats the message where FastAPI's errors put it, which is where frontends
+    // written for the backend this replaces read it.
+    let mut body = json!({ "detail": message, "error": { "code": code, "message": message } });
     if let Error::Validation(fields) = error {
         body["error"]["details"] = fields.iter().collect();
     }

@@ -10,8 +10,15 @@ use crate::error::{Error, Result};
 use crate::tasks::Task;
 use crate::validation::FieldErrors;
 
-pub const DEFAULT_LIMIT: i64 = 50;
+/// The largest page a client may ask for with `limit`.
 pub const MAX_LIMIT: i64 = 100;
+
+/// Tasks in one answer without `limit`: clients written for the FastAPI backend expect every
+/// task at once and never follow pages. The bound keeps the worst case inside Lambda's 6 MB
+/// response: 200-character titles and 1000-character descriptions of control characters, each
+/// escaped to `\u00XX` in the body and escaped once more where the body is a string in the
+/// API Gateway response, about 8.6 kB a task (the test below computes it). More remain → `Link`.
+pub const MAX_UNPAGED: i64 = 700;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -63,7 +70,8 @@ pub struct ListQuery {
     pub status: Status,
     pub sort: Sort,
     pub order: Order,
-    pub limit: i64,
+    /// `None`: no `limit` was given; the answer holds up to [`MAX_UNPAGED`] tasks.
+    pub limit: Option<i64>,
     pub after: Option<Cursor>,
 }
 
@@ -99,12 +107,14 @@ impl ListQuery {
         );
         let limit = errors.check(
             "limit",
-            get("limit").map_or(Ok(DEFAULT_LIMIT), |raw| {
-                raw.parse::<i64>()
-                    .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or("must be a whole number from 1 to 100")
-            }),
+            get("limit")
+                .map(|raw| {
+                    raw.parse::<i64>()
+                        .ok()
+                        .filter(|n| (1..=MAX_LIMIT).contains(n))
+                        .ok_or("must be a whole number from 1 to 100")
+                })
+                .transpose(),
         );
         let after = match (sort, order, get("cursor")) {
             (Some(sort), Some(order), Some(raw)) => {
@@ -126,6 +136,42 @@ impl ListQuery {
             }
             _ => Err(Error::Validation(errors)),
         }
+    }
+
+    /// How many tasks one answer holds.
+    pub fn page_size(&self) -> i64 {
+        self.limit.unwrap_or(MAX_UNPAGED)
+    }
+
+    /// The query string of the page that starts at `cursor`: this listing's own parameters,
+    /// those left at their defaults omitted. Every value is a fixed word, a number or
+    /// base64url, so nothing needs percent-encoding.
+    pub fn next_page(&self, cursor: &str) -> String {
+        let mut query = String::new();
+        let mut add = |name: &str, value: &str| {
+            query.push_str(if query.is_empty() { "" } else { "&" });
+            query.push_str(name);
+            query.push('=');
+            query.push_str(value);
+        };
+        match self.status {
+            Status::All => {}
+            Status::Pending => add("status", "pending"),
+            Status::Completed => add("status", "completed"),
+        }
+        match self.sort {
+            Sort::Created => {}
+            Sort::Updated => add("sort", "updated"),
+            Sort::Title => add("sort", "title"),
+        }
+        if self.order == Order::Asc {
+            add("order", "asc");
+        }
+        if let Some(limit) = self.limit {
+            add("limit", &limit.to_string());
+        }
+        add("cursor", cursor);
+        query
     }
 }
 
@@ -216,7 +262,7 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_all_created_desc_50() {
+    fn defaults_are_all_created_desc_unpaged() {
         let query = parse(&[]).unwrap();
         assert_eq!(
             query,
@@ -224,10 +270,79 @@ mod tests {
                 status: Status::All,
                 sort: Sort::Created,
                 order: Order::Desc,
-                limit: 50,
+                limit: None,
                 after: None
             }
         );
+        assert_eq!(query.page_size(), MAX_UNPAGED);
+    }
+
+    #[test]
+    fn the_next_page_repeats_the_listing_with_the_cursor() {
+        assert_eq!(parse(&[]).unwrap().next_page("abc"), "cursor=abc");
+        let cursor = Cursor {
+            key: CursorKey::Text("x".into()),
+            id: 3,
+        }
+        .encode(Sort::Title, Order::Asc);
+        let query = parse(&[
+            ("status", "pending"),
+            ("sort", "title"),
+            ("order", "asc"),
+            ("limit", "5"),
+        ])
+        .unwrap();
+        let next = query.next_page(&cursor);
+        assert_eq!(
+            next,
+            format!("status=pending&sort=title&order=asc&limit=5&cursor={cursor}")
+        );
+        let params: HashMap<&str, &str> = next
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .collect();
+        let reparsed = ListQuery::parse(|name| params.get(name).copied()).unwrap();
+        assert_eq!(
+            reparsed,
+            ListQuery {
+                after: Some(Cursor::decode(&cursor, Sort::Title, Order::Asc).unwrap()),
+                ..query
+            }
+        );
+    }
+
+    /// The worst case of an unpaged answer, as Lambda receives it: API Gateway's response
+    /// object with the JSON array escaped into its `body` string.
+    #[test]
+    fn the_largest_unpaged_answer_fits_lambdas_6_mb_response() {
+        const LAMBDA_RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
+        let worst = Task {
+            id: i64::MAX,
+            user_id: uuid::Uuid::max(),
+            title: "\u{1}".repeat(200),
+            description: Some("\u{1}".repeat(1000)),
+            completed: false,
+            created_at: time::macros::datetime!(2026-01-22 10:15:00.123456 UTC),
+            updated_at: time::macros::datetime!(2026-01-22 10:15:00.123456 UTC),
+        };
+        let body = serde_json::to_string(&vec![worst; MAX_UNPAGED as usize]).unwrap();
+        let response = serde_json::json!({
+            "statusCode": 200,
+            "headers": {
+                "content-type": "application/json",
+                "cache-control": "no-store",
+                "link": format!("</api/00000000-0000-0000-0000-000000000000/tasks?{}>; rel=\"next\"",
+                    "x".repeat(2048)),
+            },
+            "multiValueHeaders": {},
+            "body": body,
+            "isBase64Encoded": false,
+            "cookies": [],
+        });
+        let size = serde_json::to_string(&response).unwrap().len();
+        assert!(size <= LAMBDA_RESPONSE_LIMIT, "{size} bytes");
+        // And the cap is not needlessly small: 5% more tasks would not fit.
+        assert!(size * 105 / 100 > LAMBDA_RESPONSE_LIMIT, "{size} bytes");
     }
 
     #[test]
@@ -247,8 +362,8 @@ mod tests {
 
     #[test]
     fn limits_from_1_to_100_are_accepted() {
-        assert_eq!(parse(&[("limit", "1")]).unwrap().limit, 1);
-        assert_eq!(parse(&[("limit", "100")]).unwrap().limit, 100);
+        assert_eq!(parse(&[("limit", "1")]).unwrap().page_size(), 1);
+        assert_eq!(parse(&[("limit", "100")]).unwrap().page_size(), 100);
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod list;
 pub mod sql;
 
 pub use fields::{TaskDescription, TaskId, TaskTitle};
-pub use list::{Cursor, CursorKey, ListQuery, Order, Sort, Status};
+pub use list::{Cursor, CursorKey, ListQuery, MAX_UNPAGED, Order, Sort, Status};
 
 use crate::auth::Caller;
 use crate::db::{Db, Param};
@@ -63,7 +63,7 @@ pub struct TaskChanges {
     pub completed: Option<bool>,
 }
 
-/// One page of a listing.
+/// One page of a listing, and where the next one starts if more tasks remain.
 #[derive(Debug, Serialize)]
 pub struct Page {
     pub tasks: Vec<Task>,
@@ -161,7 +161,7 @@ pub async fn delete(db: &Db, caller: Caller, id: TaskId) -> Result<bool> {
 pub async fn list(db: &Db, caller: Caller, query: &ListQuery) -> Result<Page> {
     let completed = query.status.completed();
     // One more row than asked tells whether there is a next page.
-    let fetch = query.limit + 1;
+    let fetch = query.page_size() + 1;
     let mut params: Vec<Param<'_>> = vec![(&caller.user, Type::UUID)];
     if let Some(completed) = &completed {
         params.push((completed, Type::BOOL));
@@ -180,8 +180,8 @@ pub async fn list(db: &Db, caller: Caller, query: &ListQuery) -> Result<Page> {
         .iter()
         .map(Task::from_row)
         .collect::<Result<Vec<_>>>()?;
-    let next_cursor = if tasks.len() as i64 > query.limit {
-        tasks.truncate(query.limit as usize);
+    let next_cursor = if tasks.len() as i64 > query.page_size() {
+        tasks.truncate(query.page_size() as usize);
         tasks
             .last()
             .map(|last| Cursor::after(last, query.sort).encode(query.sort, query.order))

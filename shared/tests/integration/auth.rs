@@ -51,7 +51,10 @@ async fn signup_returns_the_user_and_a_bearer_token_that_me_accepts() {
     assert_eq!(body["user"]["email"], email);
     assert_eq!(body["user"]["name"], "Ada");
     assert_eq!(body["token_type"], "Bearer");
-    assert_eq!(body["expires_in"], 900, "access tokens are short-lived");
+    assert_eq!(
+        body["expires_in"], 86_400,
+        "a day by default: FastAPI-era frontends never refresh"
+    );
     assert_eq!(body["refresh_token"].as_str().unwrap().len(), 43);
     assert!(body["user"]["created_at"].as_str().unwrap().ends_with('Z'));
     let fields: Vec<&String> = body["user"].as_object().unwrap().keys().collect();

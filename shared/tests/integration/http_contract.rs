@@ -146,7 +146,8 @@ async fn validation_errors_carry_a_message_and_details_per_field() {
     );
     assert_eq!(
         body,
-        json!({"error": {"code": "validation_failed", "message": "title must be 1 to 200 characters",
+        json!({"detail": "title must be 1 to 200 characters",
+               "error": {"code": "validation_failed", "message": "title must be 1 to 200 characters",
                          "details": {"title": "must be 1 to 200 characters"}}})
     );
 }
@@ -255,10 +256,10 @@ async fn the_event_fixtures_drive_every_function_end_to_end() {
     );
 
     let Ok(response) = list::handle(&app, fixture("list", &auth)).await;
-    let (status, page) = read(response);
+    let (status, listed) = read(response);
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
-        page["tasks"].as_array().unwrap().len(),
+        listed.as_array().unwrap().len(),
         2,
         "status=pending from the query string"
     );
@@ -286,5 +287,48 @@ async fn the_fixtures_as_committed_are_answered_by_the_contract() {
     for name in ["me", "list", "get", "toggle", "signout", "refresh"] {
         let response = dispatch(&app, name, fixture(name, &[])).await;
         assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    // DELETE /api/tasks through the $default route.
+    let response = dispatch(&app, "fallback", fixture("fallback", &[])).await;
+    assert_eq!(response.headers()["allow"], "GET, POST");
+    assert_error(
+        response,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    );
+}
+
+#[tokio::test]
+async fn unrouted_requests_get_the_contracts_404_or_405() {
+    let app = app();
+    for (method, path, allow) in [
+        (Method::DELETE, "/api/tasks", Some("GET, POST")),
+        (
+            Method::POST,
+            "/api/tasks/12",
+            Some("GET, PUT, PATCH, DELETE"),
+        ),
+        (Method::GET, "/api/tasks/12/complete", Some("PATCH")),
+        (Method::PUT, "/api/auth/signin", Some("POST")),
+        (Method::OPTIONS, "/api/auth/me", Some("GET")),
+        (Method::TRACE, "/api/x/tasks", Some("GET, POST")),
+        (Method::GET, "/", None),
+        (Method::GET, "/api", None),
+        (Method::GET, "/api/tasks/", None),
+        (Method::POST, "/api/auth/nothing", None),
+        (Method::from_bytes(b"QUERY").unwrap(), "/docs", None),
+    ] {
+        let response = send(&app, "fallback", call(method.clone(), path)).await;
+        let got = response.headers().get("allow").cloned();
+        let (status, code) = match allow {
+            Some(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            None => (StatusCode::NOT_FOUND, "not_found"),
+        };
+        assert_error(response, status, code);
+        assert_eq!(
+            got.as_ref().map(|v| v.to_str().unwrap()),
+            allow,
+            "{method} {path}"
+        );
     }
 }

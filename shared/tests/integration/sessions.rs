@@ -73,7 +73,7 @@ async fn refresh_returns_new_tokens_for_the_same_user() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["user"]["id"], account.id.to_string());
     assert_eq!(body["token_type"], "Bearer");
-    assert_eq!(body["expires_in"], 900);
+    assert_eq!(body["expires_in"], 86_400);
     let token = body["token"].as_str().unwrap();
     let next = body["refresh_token"].as_str().unwrap();
     assert_ne!(token, account.token);

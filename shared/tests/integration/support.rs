@@ -170,6 +170,7 @@ pub async fn dispatch(app: &App, endpoint: &str, req: Request) -> Response<Body>
         "update" => update::handle(app, req).await,
         "delete" => delete::handle(app, req).await,
         "toggle" => toggle::handle(app, req).await,
+        "fallback" => fallback::handle(req).await,
         other => panic!("no endpoint {other}"),
     };
     response
@@ -208,6 +209,8 @@ pub fn assert_error(response: Response<Body>, status: StatusCode, code: &str) ->
             .is_some_and(|m| !m.is_empty()),
         "body: {body}"
     );
+    // Where frontends written for the FastAPI backend read the message.
+    assert_eq!(body["detail"], body["error"]["message"], "body: {body}");
     assert_eq!(content_type.unwrap(), "application/json");
     body
 }

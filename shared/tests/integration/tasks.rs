@@ -10,18 +10,61 @@ fn on_task(method: Method, account: &Account, id: &Value) -> Call {
         .path_param("id", id)
 }
 
-async fn list_all(app: &App, account: &Account, query: &[(&str, &str)]) -> Value {
+/// One answer of the list: its tasks (a bare array) and the `Link: <…>; rel="next"` target.
+async fn list_page(
+    app: &App,
+    account: &Account,
+    query: &[(&str, &str)],
+) -> (Value, Option<String>) {
     let mut req = call(Method::GET, "/api/tasks").token(&account.token);
     for (name, value) in query {
         req = req.query(name, value);
     }
-    let (status, body) = read(send(app, "list", req).await);
+    let response = send(app, "list", req).await;
+    let next = response.headers().get("link").map(|link| {
+        let link = link.to_str().unwrap();
+        let target = link
+            .strip_prefix('<')
+            .and_then(|l| l.strip_suffix(">; rel=\"next\""));
+        target
+            .unwrap_or_else(|| panic!("not a next link: {link}"))
+            .to_owned()
+    });
+    let (status, body) = read(response);
     assert_eq!(status, StatusCode::OK, "{body}");
-    body
+    assert!(body.is_array(), "{body}");
+    (body, next)
 }
 
-fn titles(page: &Value) -> Vec<String> {
-    page["tasks"]
+async fn list_all(app: &App, account: &Account, query: &[(&str, &str)]) -> Value {
+    list_page(app, account, query).await.0
+}
+
+/// `count` tasks of `account`'s in one statement, as the owner: many more than the API could
+/// create quickly.
+async fn insert_tasks(account: &Account, count: i32) {
+    admin()
+        .await
+        .execute(
+            "INSERT INTO tasks (user_id, title) SELECT $1, 'bulk ' || g FROM generate_series(1, $2) g",
+            &[&account.id, &count],
+        )
+        .await
+        .unwrap();
+}
+
+/// The `cursor` parameter of a next-page link.
+fn cursor_of(next: &str) -> String {
+    let (_, query) = next.split_once('?').unwrap();
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("cursor="))
+        .unwrap()
+        .to_owned()
+}
+
+fn titles(tasks: &Value) -> Vec<String> {
+    tasks
         .as_array()
         .unwrap()
         .iter()
@@ -105,7 +148,7 @@ async fn create_validation_table() {
         );
     }
     assert_eq!(
-        list_all(&app, &account, &[]).await["tasks"],
+        list_all(&app, &account, &[]).await,
         json!([]),
         "nothing was written"
     );
@@ -360,10 +403,7 @@ async fn list_filters_by_status_and_sorts() {
         titles(&list_all(&app, &account, &[("status", "completed")]).await),
         ["c"]
     );
-    assert_eq!(
-        list_all(&app, &account, &[]).await["next_cursor"],
-        Value::Null
-    );
+    assert_eq!(list_page(&app, &account, &[]).await.1, None);
 }
 
 #[tokio::test]
@@ -402,15 +442,15 @@ async fn keyset_pages_cover_every_task_once_even_with_inserts_between_pages() {
             if let Some(c) = &cursor {
                 query.push(("cursor", c));
             }
-            let page = list_all(&app, &account, &query).await;
+            let (page, next) = list_page(&app, &account, &query).await;
             seen.extend(titles(&page));
             pages += 1;
             if pages == 1 && sort == "created" && order == "desc" {
                 // Newer than everything listed: never shows up on a later page of a desc listing.
                 create_task(&app, &account, json!({"title": "late arrival"})).await;
             }
-            match page["next_cursor"].as_str() {
-                Some(next) => cursor = Some(next.to_owned()),
+            match next {
+                Some(next) => cursor = Some(cursor_of(&next)),
                 None => break,
             }
         }
@@ -432,17 +472,77 @@ async fn keyset_pages_cover_every_task_once_even_with_inserts_between_pages() {
 }
 
 #[tokio::test]
-async fn a_full_last_page_has_no_next_cursor() {
+async fn a_full_last_page_has_no_next_link() {
     let app = app();
     let account = signup(&app).await;
     for i in 0..4 {
         create_task(&app, &account, json!({"title": format!("t{i}")})).await;
     }
-    let page = list_all(&app, &account, &[("limit", "2")]).await;
-    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
-    let page = list_all(&app, &account, &[("limit", "2"), ("cursor", &cursor)]).await;
-    assert_eq!(page["tasks"].as_array().unwrap().len(), 2);
-    assert_eq!(page["next_cursor"], Value::Null);
+    let (_, next) = list_page(&app, &account, &[("limit", "2")]).await;
+    let cursor = cursor_of(&next.unwrap());
+    let (page, next) = list_page(&app, &account, &[("limit", "2"), ("cursor", &cursor)]).await;
+    assert_eq!(page.as_array().unwrap().len(), 2);
+    assert_eq!(next, None);
+}
+
+#[tokio::test]
+async fn the_next_link_repeats_the_path_and_the_listings_parameters() {
+    let app = app();
+    let account = signup(&app).await;
+    for i in 0..3 {
+        create_task(
+            &app,
+            &account,
+            json!({"title": format!("t{i}"), "completed": true}),
+        )
+        .await;
+    }
+    let path = format!("/api/{}/tasks", account.id);
+    let req = call(Method::GET, &path)
+        .token(&account.token)
+        .path_param("user_id", account.id)
+        .query("status", "completed")
+        .query("sort", "title")
+        .query("order", "asc")
+        .query("limit", "2");
+    let response = send(&app, "list", req).await;
+    let link = response.headers()["link"].to_str().unwrap().to_owned();
+    let (status, page) = read(response);
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(titles(&page), ["t0", "t1"]);
+    let cursor = cursor_of(link.split_once(">;").unwrap().0);
+    assert_eq!(
+        link,
+        format!(
+            "<{path}?status=completed&sort=title&order=asc&limit=2&cursor={cursor}>; rel=\"next\""
+        )
+    );
+}
+
+#[tokio::test]
+async fn without_limit_the_list_holds_every_task_up_to_the_cap() {
+    let app = app();
+    let account = signup(&app).await;
+    // More than any page size a FastAPI-era frontend could have met (it never follows pages).
+    insert_tasks(&account, 120).await;
+    let (tasks, next) = list_page(&app, &account, &[]).await;
+    assert_eq!(tasks.as_array().unwrap().len(), 120);
+    assert_eq!(next, None);
+}
+
+#[tokio::test]
+async fn past_the_cap_an_unlimited_list_links_to_the_rest() {
+    let app = app();
+    let account = signup(&app).await;
+    let cap = shared::tasks::MAX_UNPAGED;
+    insert_tasks(&account, cap as i32 + 5).await;
+    let (first, next) = list_page(&app, &account, &[]).await;
+    assert_eq!(first.as_array().unwrap().len() as i64, cap);
+    let next = next.expect("a next link past the cap");
+    assert!(!next.contains("limit="), "{next}");
+    let (rest, next) = list_page(&app, &account, &[("cursor", &cursor_of(&next))]).await;
+    assert_eq!(rest.as_array().unwrap().len(), 5);
+    assert_eq!(next, None);
 }
 
 #[tokio::test]
@@ -453,10 +553,12 @@ async fn list_rejects_bad_query_values_with_422() {
         for i in 0..2 {
             create_task(&app, &account, json!({"title": format!("t{i}")})).await;
         }
-        list_all(&app, &account, &[("limit", "1")]).await["next_cursor"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        cursor_of(
+            &list_page(&app, &account, &[("limit", "1")])
+                .await
+                .1
+                .unwrap(),
+        )
     };
     for (name, value) in [
         ("status", "done"),
@@ -559,7 +661,7 @@ async fn another_users_task_is_not_found_on_every_endpoint_and_never_changes() {
         StatusCode::NOT_FOUND,
         "not_found",
     );
-    assert_eq!(list_all(&app, &intruder, &[]).await["tasks"], json!([]));
+    assert_eq!(list_all(&app, &intruder, &[]).await, json!([]));
 
     let (status, after) = read(send(&app, "get", on_task(Method::GET, &owner, &task["id"])).await);
     assert_eq!(status, StatusCode::OK);
