@@ -61,7 +61,7 @@ cargo build --workspace --locked --bins # the smoke cold-starts, and cargo lambd
 started_db=1
 DATABASE_URL=$(scripts/local-db.sh fresh todo_bench_smoke) cargo run -q --locked -p bench -- --smoke --out target/bench-smoke.md
 
-step "contract: functions/, the watch router, template.yaml, events/ and openapi.yaml agree"
+step "contract: functions/, the watch router, template.yaml, events/ and openapi.yaml agree; shared has no module cycle"
 python3 -m unittest discover -s tests
 
 step "template and workflow lint"

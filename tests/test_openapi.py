@@ -32,8 +32,8 @@ def operations(doc):
 
 def mapped_error_codes(root=ROOT):
     """The machine codes `Error::status_and_code` maps to, read from the one place it is done."""
-    source = (root / "shared/src/http/response.rs").read_text()
-    mapping = source[source.index("fn status_and_code"):source.index("fn error_response")]
+    source = (root / "shared/src/error.rs").read_text()
+    mapping = source[source.index("fn status_and_code"):source.index("fn to_http")]
     return set(re.findall(r'StatusCode::\w+, "(\w+)"\)', mapping))
 
 

@@ -167,7 +167,7 @@ SAFELISTED = {"cache-control", "content-language", "content-length", "content-ty
 def headers_set_by_functions(root=ROOT):
     """Names of the response headers the functions insert (the `http` crate's constants)."""
     found = set()
-    for path in (root / "shared/src/http").glob("*.rs"):
+    for path in [root / "shared/src/error.rs", *(root / "shared/src/http").glob("*.rs")]:
         for constant in re.findall(r"\.insert\(\s*([A-Z_]+)\s*,", path.read_text()):
             found.add(constant.lower().replace("_", "-"))
     return found

@@ -4,7 +4,10 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::{Bench, JWT_SECRET, app};
+use shared::db::Statement;
+use shared::testing::signup;
+
+use crate::report::{Bench, JWT_SECRET};
 
 pub async fn run(bench: &mut Bench) -> Result<(), String> {
     bench.line("");
@@ -15,11 +18,13 @@ pub async fn run(bench: &mut Bench) -> Result<(), String> {
         return Ok(());
     }
     let app = bench.app(4)?;
-    let account = app::signup(&app).await?;
+    let account = signup(&app).await?;
     app.db
         .query(
-            "INSERT INTO tasks (user_id, title) SELECT $1, 'load ' || g FROM generate_series(1, 50) g",
-            &[(&account.id, tokio_postgres::types::Type::UUID)],
+            &Statement::new(
+                "INSERT INTO tasks (user_id, title) SELECT $1, 'load ' || g FROM generate_series(1, 50) g",
+            )
+            .arg(account.id, tokio_postgres::types::Type::UUID),
         )
         .await
         .map_err(|e| e.to_string())?;

@@ -1,22 +1,19 @@
 //! Listing latency as data grows: a user with many tasks (first and deep pages), and a user with
 //! 50 tasks while other users' rows grow from a thousand to a million.
 
-use lambda_http::RequestExt;
 use lambda_http::http::Method;
+use shared::db::Statement;
 use shared::handlers;
 use shared::tasks::{self, Cursor, Order, Sort, TaskId};
+use shared::testing::{call, signup};
 use tokio_postgres::types::Type;
 
+use crate::report::Bench;
 use crate::stats::{Summary, time};
-use crate::{Bench, app};
 
-async fn execute(
-    app: &shared::App,
-    sql: &str,
-    params: &[shared::db::Param<'_>],
-) -> Result<(), String> {
+async fn execute(app: &shared::App, statement: Statement<'_>) -> Result<(), String> {
     app.db
-        .query(sql, params)
+        .query(&statement)
         .await
         .map(|_| ())
         .map_err(|e| e.to_string())
@@ -26,28 +23,30 @@ async fn execute(
 async fn add_other_rows(app: &shared::App, count: i64) -> Result<(), String> {
     execute(
         app,
-        "INSERT INTO tasks (user_id, title, created_at, updated_at)
+        Statement::new(
+            "INSERT INTO tasks (user_id, title, created_at, updated_at)
          SELECT u.id, 'other ' || g, now() - g * interval '1 ms', now() - g * interval '1 ms'
          FROM generate_series(1, $1) g
          JOIN (SELECT id, (row_number() OVER (ORDER BY id)) - 1 AS k FROM users WHERE email LIKE 'other-%') u
            ON u.k = g % 100",
-        &[(&count, Type::INT8)],
+        )
+        .arg(count, Type::INT8),
     )
     .await?;
-    execute(app, "ANALYZE tasks", &[]).await
+    execute(app, Statement::new("ANALYZE tasks")).await
 }
 
 async fn time_list(app: &shared::App, n: usize, token: &str, cursor: Option<&str>) -> Summary {
     time(n, |_| {
-        let mut req = app::request(Method::GET, "/api/tasks", Some(token), None);
+        // Pages of 50, as this section has always measured (the default before lists went
+        // unpaged for FastAPI-era clients).
+        let mut req = call(Method::GET, "/api/tasks")
+            .token(token)
+            .query("limit", 50);
         if let Some(cursor) = cursor {
-            req = req.with_query_string_parameters(
-                [("cursor".to_owned(), cursor.to_owned())]
-                    .into_iter()
-                    .collect::<std::collections::HashMap<_, _>>(),
-            );
+            req = req.query("cursor", cursor);
         }
-        handlers::list::handle(app, req)
+        handlers::list::handle(app, req.build())
     })
     .await
 }
@@ -62,19 +61,20 @@ pub async fn run(bench: &mut Bench) -> Result<(), String> {
     };
 
     // A clean table, so the row counts below are exact.
-    execute(&app, "TRUNCATE tasks", &[]).await?;
+    execute(&app, Statement::new("TRUNCATE tasks")).await?;
     execute(
         &app,
-        "INSERT INTO users (email, password_hash) SELECT 'other-' || g || '@bench.example', 'x'
+        Statement::new(
+            "INSERT INTO users (email, password_hash) SELECT 'other-' || g || '@bench.example', 'x'
          FROM generate_series(1, 100) g ON CONFLICT DO NOTHING",
-        &[],
+        ),
     )
     .await?;
-    let light = app::signup(&app).await?;
+    let light = signup(&app).await?;
     execute(
         &app,
-        "INSERT INTO tasks (user_id, title) SELECT $1, 'mine ' || g FROM generate_series(1, 50) g",
-        &[(&light.id, Type::UUID)],
+        Statement::new("INSERT INTO tasks (user_id, title) SELECT $1, 'mine ' || g FROM generate_series(1, 50) g")
+            .arg(light.id, Type::UUID),
     )
     .await?;
     add_other_rows(&app, small).await?;
@@ -82,23 +82,29 @@ pub async fn run(bench: &mut Bench) -> Result<(), String> {
     add_other_rows(&app, large - small).await?;
     let with_large = time_list(&app, n, &light.token, None).await;
 
-    let heavy = app::signup(&app).await?;
+    let heavy = signup(&app).await?;
     execute(
         &app,
-        "INSERT INTO tasks (user_id, title, created_at, updated_at)
+        Statement::new(
+            "INSERT INTO tasks (user_id, title, created_at, updated_at)
          SELECT $1, 'heavy ' || g, now() - g * interval '1 ms', now() - g * interval '1 ms'
          FROM generate_series(1, $2) g",
-        &[(&heavy.id, Type::UUID), (&many, Type::INT8)],
+        )
+        .arg(heavy.id, Type::UUID)
+        .arg(many, Type::INT8),
     )
     .await?;
-    execute(&app, "ANALYZE tasks", &[]).await?;
+    execute(&app, Statement::new("ANALYZE tasks")).await?;
     let first_page = time_list(&app, n, &heavy.token, None).await;
     let offset = many - 1000;
     let deep_id: i64 = app
         .db
         .query(
-            "SELECT id FROM tasks WHERE user_id = $1 ORDER BY created_at DESC, id DESC OFFSET $2 LIMIT 1",
-            &[(&heavy.id, Type::UUID), (&offset, Type::INT8)],
+            &Statement::new(
+                "SELECT id FROM tasks WHERE user_id = $1 ORDER BY created_at DESC, id DESC OFFSET $2 LIMIT 1",
+            )
+            .arg(heavy.id, Type::UUID)
+            .arg(offset, Type::INT8),
         )
         .await
         .map_err(|e| e.to_string())?

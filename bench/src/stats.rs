@@ -84,3 +84,8 @@ where
     }
     (Summary::of(sa), Summary::of(sb))
 }
+
+/// How many times the floor's median the handler's is.
+pub fn ratio(handler: &Summary, floor: &Summary) -> f64 {
+    handler.median.as_secs_f64() / floor.median.as_secs_f64()
+}

@@ -9,6 +9,15 @@ use secrecy::SecretString;
 use crate::auth::TokenSettings;
 use crate::secrets;
 
+/// The secret settings, each with the variable that names an SSM parameter to read it from
+/// when the environment lacks it.
+const DATABASE_URL: &str = "DATABASE_URL";
+const JWT_SECRET: &str = "JWT_SECRET";
+const FROM_SSM: [(&str, &str); 2] = [
+    (DATABASE_URL, "DATABASE_URL_PARAMETER"),
+    (JWT_SECRET, "JWT_SECRET_PARAMETER"),
+];
+
 /// HS256 keys shorter than the hash output are brute-forceable (RFC 7518 §3.2).
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 /// 24 hours: frontends written for the FastAPI backend keep a token until a 401 and never
@@ -53,8 +62,8 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("{name} is invalid: {problem}")]
     Invalid { name: &'static str, problem: String },
-    #[error("SSM parameter {parameter} {problem}")]
-    Ssm { parameter: String, problem: String },
+    #[error(transparent)]
+    Ssm(#[from] secrets::SsmError),
 }
 
 impl Config {
@@ -74,7 +83,7 @@ impl Config {
         Fut: Future<Output = aws_sdk_ssm::Client>,
     {
         let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
-        let wanted: Vec<(&'static str, String)> = secrets::SOURCES
+        let wanted: Vec<(&'static str, String)> = FROM_SSM
             .iter()
             .filter(|(setting, _)| get(setting).is_none())
             .filter_map(|(setting, parameter)| get(parameter).map(|name| (*setting, name)))
@@ -92,11 +101,11 @@ impl Config {
         let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
         let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
 
-        let database = database_config(&required("DATABASE_URL")?)?;
-        let secret = required("JWT_SECRET")?;
+        let database = database_config(&required(DATABASE_URL)?)?;
+        let secret = required(JWT_SECRET)?;
         if secret.len() < MIN_JWT_SECRET_BYTES {
             return Err(ConfigError::Invalid {
-                name: "JWT_SECRET",
+                name: JWT_SECRET,
                 problem: format!(
                     "must be at least {MIN_JWT_SECRET_BYTES} bytes (it has {}); \
                      generate one with `openssl rand -base64 48`",
@@ -108,46 +117,36 @@ impl Config {
             secret: SecretString::from(secret),
             issuer: get("JWT_ISSUER").unwrap_or_else(|| DEFAULT_ISSUER.into()),
             audience: get("JWT_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.into()),
-            ttl_seconds: parse_or(
-                "JWT_TTL_SECONDS",
-                get("JWT_TTL_SECONDS"),
-                DEFAULT_TTL_SECONDS,
-                60..=86_400,
-            )?,
+            ttl_seconds: number(&get, "JWT_TTL_SECONDS", DEFAULT_TTL_SECONDS, 60..=86_400)?,
         };
         let sessions = SessionSettings {
-            session_ttl_seconds: parse_or(
+            session_ttl_seconds: number(
+                &get,
                 "SESSION_TTL_SECONDS",
-                get("SESSION_TTL_SECONDS"),
                 DEFAULT_SESSION_TTL_SECONDS,
                 300..=31_536_000,
             )?,
-            refresh_ttl_seconds: parse_or(
+            refresh_ttl_seconds: number(
+                &get,
                 "REFRESH_TTL_SECONDS",
-                get("REFRESH_TTL_SECONDS"),
                 DEFAULT_REFRESH_TTL_SECONDS,
                 300..=31_536_000,
             )?,
         };
-        let signups_per_address = parse_or(
+        let signups_per_address = number(
+            &get,
             "SIGNUPS_PER_ADDRESS",
-            get("SIGNUPS_PER_ADDRESS"),
             DEFAULT_SIGNUPS_PER_ADDRESS,
             1..=1_000_000,
         )?;
-        let statement_timeout = Duration::from_millis(parse_or(
+        let statement_timeout = Duration::from_millis(number(
+            &get,
             "DATABASE_STATEMENT_TIMEOUT_MS",
-            get("DATABASE_STATEMENT_TIMEOUT_MS"),
             // Nor may a stuck statement: past this the request answers 503.
             crate::db::DEFAULT_STATEMENT_TIMEOUT.as_millis() as u64,
             100..=60_000,
         )?);
-        let bcrypt_cost = parse_or(
-            "BCRYPT_COST",
-            get("BCRYPT_COST"),
-            DEFAULT_BCRYPT_COST,
-            4..=31,
-        )?;
+        let bcrypt_cost = number(&get, "BCRYPT_COST", DEFAULT_BCRYPT_COST, 4..=31)?;
         Ok(Self {
             database,
             statement_timeout,
@@ -163,7 +162,7 @@ impl Config {
 fn database_config(url: &str) -> Result<tokio_postgres::Config, ConfigError> {
     // The parser's message can quote the URL, password included: say only what is wrong in general.
     let mut config = tokio_postgres::Config::from_str(url).map_err(|_| ConfigError::Invalid {
-        name: "DATABASE_URL",
+        name: DATABASE_URL,
         problem:
             "not a PostgreSQL connection URL (postgres://user:password@host/db?sslmode=require)"
                 .into(),
@@ -177,13 +176,14 @@ fn database_config(url: &str) -> Result<tokio_postgres::Config, ConfigError> {
     Ok(config)
 }
 
-fn parse_or<T: FromStr + PartialOrd + std::fmt::Display>(
+/// The number setting `name` within `range`, `default` when unset.
+fn number<T: FromStr + PartialOrd + std::fmt::Display>(
+    get: &impl Fn(&str) -> Option<String>,
     name: &'static str,
-    value: Option<String>,
     default: T,
     range: std::ops::RangeInclusive<T>,
 ) -> Result<T, ConfigError> {
-    let Some(value) = value else {
+    let Some(value) = get(name) else {
         return Ok(default);
     };
     match value.trim().parse::<T>() {

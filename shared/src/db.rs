@@ -15,12 +15,69 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row, Socket};
-use uuid::Uuid;
 
 /// A statement parameter with its PostgreSQL type. Typed parameters let tokio-postgres send
 /// parse, bind and execute in one round trip, with no prepared statement left on the server
 /// (which also keeps us safe behind Neon's transaction-mode pooler).
-pub type Param<'a> = (&'a (dyn ToSql + Sync), Type);
+type Param<'a> = (&'a (dyn ToSql + Sync), Type);
+
+/// A statement's text and its parameters, built together: each parameter is pushed with the
+/// `$n` that names it (as sqlx's `QueryBuilder` does), so the numbering cannot drift from the
+/// values. Only fixed fragments are pushed as text; every value is a parameter.
+pub struct Statement<'a> {
+    text: String,
+    params: Vec<(Box<dyn ToSql + Sync + Send + 'a>, Type)>,
+}
+
+impl<'a> Statement<'a> {
+    /// A statement starting with `text`, which holds no `$n` yet.
+    pub fn new(text: &str) -> Self {
+        Self {
+            text: text.to_owned(),
+            params: Vec::new(),
+        }
+    }
+
+    /// Appends fixed text.
+    pub fn push(mut self, text: &str) -> Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends `$n` for a new parameter holding `value`.
+    pub fn bind(self, value: impl ToSql + Sync + Send + 'a, ty: Type) -> Self {
+        let mut statement = self.arg(value, ty);
+        let n = statement.params.len();
+        statement.text.push('$');
+        statement.text.push_str(&n.to_string());
+        statement
+    }
+
+    /// Adds the next parameter without text, for fixed text that numbers its own `$n` (one that
+    /// uses a value twice): `$1` is the first `arg`, and so on.
+    pub fn arg(mut self, value: impl ToSql + Sync + Send + 'a, ty: Type) -> Self {
+        self.params.push((Box::new(value), ty));
+        self
+    }
+
+    /// The text, with `$1`...`$n` where the parameters go.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    fn params(&self) -> Vec<Param<'_>> {
+        debug_assert_eq!(
+            highest_placeholder(&self.text),
+            self.params.len(),
+            "{}",
+            self.text
+        );
+        self.params
+            .iter()
+            .map(|(value, ty)| (value.as_ref() as &(dyn ToSql + Sync), ty.clone()))
+            .collect()
+    }
+}
 
 /// The deadline unless configured (`DATABASE_STATEMENT_TIMEOUT_MS`).
 pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -30,15 +87,6 @@ pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// execution environment, a suspended Neon compute) the peer may have dropped it without a word,
 /// and work sent into a dead connection cannot be safely sent again: it may have committed.
 const DEFAULT_ALIVE_WINDOW: Duration = Duration::from_secs(10);
-
-/// Binds the transaction to a live session's user, for the row-level security policy on
-/// tasks. No row means the session has ended or expired; `app.user_id` then stays unset and
-/// the task statement sees, and can write, nothing.
-const BIND_SESSION: &str = concat!(
-    "SELECT set_config('app.user_id', s.user_id::text, true) FROM sessions s ",
-    "WHERE s.id = $1 AND s.user_id = $2 AND ",
-    crate::sessions::live!()
-);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -125,40 +173,47 @@ impl Db {
     }
 
     /// Runs one statement and returns its rows.
-    pub async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, DbError> {
-        self.run(|client| async move { client.query_typed(sql, params).await })
+    pub async fn query(&self, statement: &Statement<'_>) -> Result<Vec<Row>, DbError> {
+        let params = statement.params();
+        let (text, params) = (statement.text(), &params);
+        self.run(|client| async move { client.query_typed(text, params).await })
             .await
     }
 
     /// Runs a statement that returns at most one row.
-    pub async fn query_opt(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>, DbError> {
-        Ok(self.query(sql, params).await?.into_iter().next())
+    pub async fn query_opt(&self, statement: &Statement<'_>) -> Result<Option<Row>, DbError> {
+        Ok(self.query(statement).await?.into_iter().next())
     }
 
-    /// Runs `sql` as `user` in one transaction bound to their live `session`, for row-level
-    /// security; `None` when the session has ended or expired. BEGIN, the session check, the
-    /// statement and COMMIT are pipelined: sent together, answered together, one round trip.
-    /// If any part fails the rest is refused by PostgreSQL and COMMIT rolls back.
-    pub async fn query_as(
+    /// Runs several statements pipelined on the connection: sent together, answered together,
+    /// one round trip. Each has its own result, in order.
+    pub async fn pipeline(&self, statements: &[Statement<'_>]) -> Vec<Result<Vec<Row>, DbError>> {
+        futures_util::future::join_all(statements.iter().map(|s| self.query(s))).await
+    }
+
+    /// Runs `work` in one transaction after `guard`, a precondition that sets what `work` needs
+    /// (a transaction-local setting, say): `None` when `guard` finds no row, whatever `work`
+    /// then did. BEGIN, `guard`, `work` and COMMIT are pipelined: one round trip. If any part
+    /// fails, PostgreSQL refuses the rest and COMMIT rolls back.
+    pub async fn guarded(
         &self,
-        user: Uuid,
-        session: Uuid,
-        sql: &str,
-        params: &[Param<'_>],
+        guard: &Statement<'_>,
+        work: &Statement<'_>,
     ) -> Result<Option<Vec<Row>>, DbError> {
-        let bind: [Param<'_>; 2] = [(&session, Type::UUID), (&user, Type::UUID)];
-        let bind = &bind;
+        let (guard_params, work_params) = (guard.params(), work.params());
+        let guard = (guard.text(), &guard_params);
+        let work = (work.text(), &work_params);
         self.run(|client| async move {
             // `biased`: the requests must reach the connection in this order.
-            let (begin, bound, rows, commit) = tokio::join!(
+            let (begin, guarded, rows, commit) = tokio::join!(
                 biased;
                 client.batch_execute("BEGIN"),
-                client.query_typed(BIND_SESSION, bind),
-                client.query_typed(sql, params),
+                client.query_typed(guard.0, guard.1),
+                client.query_typed(work.0, work.1),
                 client.batch_execute("COMMIT"),
             );
             begin?;
-            if bound?.is_empty() {
+            if guarded?.is_empty() {
                 return Ok(None);
             }
             let rows = rows?;
@@ -276,6 +331,18 @@ impl Db {
     }
 }
 
+/// The highest `$n` in `text`: how many parameters it needs.
+fn highest_placeholder(text: &str) -> usize {
+    text.split('$')
+        .skip(1)
+        .filter_map(|rest| {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            rest[..digits].parse().ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 async fn connect<T>(
     config: &tokio_postgres::Config,
     tls: T,
@@ -317,4 +384,34 @@ fn is_unavailable(error: &tokio_postgres::Error) -> bool {
                 || *code == SqlState::CANNOT_CONNECT_NOW
                 || *code == SqlState::QUERY_CANCELED // statement timeout
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_bound_value_gets_the_next_placeholder() {
+        let statement = Statement::new("SELECT 1 WHERE a = ")
+            .bind(1_i64, Type::INT8)
+            .push(" AND b = ")
+            .bind("x", Type::TEXT)
+            .push(" LIMIT ")
+            .bind(10_i64, Type::INT8);
+        assert_eq!(
+            statement.text(),
+            "SELECT 1 WHERE a = $1 AND b = $2 LIMIT $3"
+        );
+        assert_eq!(statement.params().len(), 3);
+    }
+
+    #[test]
+    fn fixed_text_numbers_its_own_placeholders() {
+        let statement = Statement::new("SELECT $1::int8 + $2::int8 - $1::int8")
+            .arg(1_i64, Type::INT8)
+            .arg(2_i64, Type::INT8);
+        assert_eq!(statement.params().len(), 2);
+        assert_eq!(highest_placeholder("SELECT $12, $3, '$' || $x"), 12);
+        assert_eq!(highest_placeholder("SELECT 1"), 0);
+    }
 }

@@ -1,5 +1,9 @@
-//! The one error type of the API. Its variants are the contract's error codes; `http::error`
-//! turns each into its status and JSON body.
+//! The one error type of the API and its HTTP form: each variant is one of the contract's error
+//! codes, and [`Error::to_http`] is the one place that gives it a status, headers and body.
+
+use lambda_http::http::header::{ALLOW, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use lambda_http::http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
 
 use crate::db::DbError;
 use crate::validation::FieldErrors;
@@ -43,17 +47,11 @@ pub enum Error {
     /// Too many failed signins (or signups) from this account or address; try again later.
     #[error("too many attempts; wait {retry_after} s (see Retry-After) and try again")]
     RateLimited { retry_after: u64 },
-    /// A database failure: `http::error` answers 503 when the database is unreachable, 500 else.
+    /// A database failure: 503 when the database is unreachable, 500 else.
     #[error("database error: {0}")]
     Database(#[from] DbError),
     #[error("internal error: {0}")]
     Internal(String),
-}
-
-impl Error {
-    pub fn invalid_token(reason: &'static str) -> Self {
-        Error::Unauthorized(AuthFailure::Invalid(reason))
-    }
 }
 
 impl From<tokio_postgres::Error> for Error {
@@ -63,3 +61,96 @@ impl From<tokio_postgres::Error> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn invalid_token(reason: &'static str) -> Self {
+        Error::Unauthorized(AuthFailure::Invalid(reason))
+    }
+
+    /// The status and stable machine code of the contract.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Error::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
+            Error::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Error::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            Error::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            Error::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Error::MethodNotAllowed { .. } => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+            }
+            Error::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
+            Error::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Error::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            Error::Validation(_) | Error::Unprocessable(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+            }
+            Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Error::Database(e) if e.is_unavailable() => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
+            Error::Database(_) | Error::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        }
+    }
+
+    /// Status, headers and the contract's JSON body. A 5xx says nothing of its cause to the
+    /// client; the cause goes to the log.
+    pub fn to_http(&self) -> (StatusCode, HeaderMap, Value) {
+        let (status, code) = self.status_and_code();
+        let message = match status {
+            StatusCode::SERVICE_UNAVAILABLE => {
+                "the service is temporarily unavailable; try again shortly".to_owned()
+            }
+            s if s.is_server_error() => "something went wrong on our side".to_owned(),
+            _ => self.to_string(),
+        };
+        match self {
+            _ if status.is_server_error() => tracing::error!(error = %self, code, "request failed"),
+            Error::Unauthorized(AuthFailure::Invalid(reason)) => {
+                tracing::info!(reason, "access token rejected")
+            }
+            _ => {}
+        }
+        // `detail` repeats the message where FastAPI's errors put it, which is where frontends
+        // written for the backend this replaces read it.
+        let mut body = json!({ "detail": message, "error": { "code": code, "message": message } });
+        if let Error::Validation(fields) = self {
+            body["error"]["details"] = fields.iter().collect();
+        }
+        (status, self.headers(), body)
+    }
+
+    /// The headers an error carries: RFC 6750's challenge, `Allow`, `Retry-After`.
+    fn headers(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        match self {
+            Error::Unauthorized(AuthFailure::Invalid(_)) => {
+                headers.insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+                );
+            }
+            Error::Unauthorized(AuthFailure::Missing) | Error::InvalidCredentials => {
+                headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Error::MethodNotAllowed { allow } => {
+                let allow = allow
+                    .iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if let Ok(value) = HeaderValue::from_str(&allow) {
+                    headers.insert(ALLOW, value);
+                }
+            }
+            Error::RateLimited { retry_after } => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            _ => {}
+        }
+        headers
+    }
+}

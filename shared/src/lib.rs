@@ -14,6 +14,7 @@ pub mod migrate;
 pub mod secrets;
 pub mod sessions;
 pub mod tasks;
+pub mod testing;
 pub mod throttle;
 pub mod timestamp;
 pub mod users;

@@ -1,6 +1,6 @@
 //! Secrets from SSM Parameter Store, read once per cold start for the settings the environment
-//! does not carry: `DATABASE_URL` from the parameter named in `DATABASE_URL_PARAMETER`, and
-//! `JWT_SECRET` from `JWT_SECRET_PARAMETER`. One `GetParameters` call, with decryption.
+//! does not carry (which ones, and the variables naming their parameters, is `config`'s to
+//! say). One `GetParameters` call, with decryption.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -12,13 +12,13 @@ use aws_sdk_ssm::error::DisplayErrorContext;
 use aws_sdk_ssm::types::ParameterType;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
-use crate::config::ConfigError;
-
-/// Each secret setting and the variable that names its SSM parameter.
-pub const SOURCES: [(&str, &str); 2] = [
-    ("DATABASE_URL", "DATABASE_URL_PARAMETER"),
-    ("JWT_SECRET", "JWT_SECRET_PARAMETER"),
-];
+/// Why a parameter could not be used: names it and what is wrong, never its value.
+#[derive(Debug, thiserror::Error)]
+#[error("SSM parameter {parameter} {problem}")]
+pub struct SsmError {
+    parameter: String,
+    problem: String,
+}
 
 /// A client configured the usual way (`AWS_REGION`, the function role's credentials,
 /// `AWS_ENDPOINT_URL` for emulators).
@@ -48,7 +48,7 @@ pub async fn client_with(loader: ConfigLoader) -> Client {
 pub async fn fetch(
     client: &Client,
     wanted: &[(&'static str, String)],
-) -> Result<HashMap<&'static str, String>, ConfigError> {
+) -> Result<HashMap<&'static str, String>, SsmError> {
     let names: Vec<String> = wanted.iter().map(|(_, name)| name.clone()).collect();
     let output = client
         .get_parameters()
@@ -56,12 +56,12 @@ pub async fn fetch(
         .with_decryption(true)
         .send()
         .await
-        .map_err(|e| ConfigError::Ssm {
+        .map_err(|e| SsmError {
             parameter: names.join(", "),
             problem: format!("cannot be read: {}", DisplayErrorContext(&e)),
         })?;
     if let Some(missing) = output.invalid_parameters().first() {
-        return Err(ConfigError::Ssm {
+        return Err(SsmError {
             parameter: missing.clone(),
             problem: "does not exist (or is in another region or account)".into(),
         });
@@ -72,12 +72,12 @@ pub async fn fetch(
             .parameters()
             .iter()
             .find(|p| p.name() == Some(name.as_str()))
-            .ok_or_else(|| ConfigError::Ssm {
+            .ok_or_else(|| SsmError {
                 parameter: name.clone(),
                 problem: "was not returned by SSM".into(),
             })?;
         if parameter.r#type() != Some(&ParameterType::SecureString) {
-            return Err(ConfigError::Ssm {
+            return Err(SsmError {
                 parameter: name.clone(),
                 problem: "must be a SecureString (it holds a secret)".into(),
             });

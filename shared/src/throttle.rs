@@ -4,13 +4,19 @@
 //!
 //! An attacker cannot lock a victim out for long: the account-wide key, the only one the
 //! victim shares with an attacker elsewhere, allows the most failures and blocks the shortest.
+//!
+//! The keys in `throttles.key` (the V2 migration's comment names older ones; an applied
+//! migration is never edited, so they are documented here):
+//! - `signin-account:<email>`: failed signins of one account, from anywhere;
+//! - `signin-account-address:<email>|<address>`: of one account from one address;
+//! - `signin-address:<address>`: of any account from one address;
+//! - `signup-address:<address>`: signups from one address.
 
 use std::net::IpAddr;
 
-use futures_util::future::join_all;
 use tokio_postgres::types::Type;
 
-use crate::db::{Db, Param};
+use crate::db::{Db, Statement};
 use crate::error::{Error, Result};
 use crate::users::Email;
 
@@ -96,7 +102,8 @@ pub fn signup_keys(address: Option<IpAddr>, per_address: i32) -> Vec<Key> {
         .collect()
 }
 
-const BLOCKED_FOR: &str = "SELECT ceil(extract(epoch FROM max(blocked_until) - now()))::int8
+const BLOCKED_FOR: &str =
+    "SELECT ceil(extract(epoch FROM max(blocked_until) - now()))::int8 AS seconds
     FROM throttles WHERE key = ANY($1) AND blocked_until > now()";
 
 /// `$1` key, `$2` free hits, `$3` longest delay, `$4` quiet period (seconds). The new count
@@ -132,10 +139,10 @@ pub async fn check(db: &Db, keys: &[Key]) -> Result<()> {
     }
     let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
     let row = db
-        .query_opt(BLOCKED_FOR, &[(&names, Type::TEXT_ARRAY)])
+        .query_opt(&Statement::new(BLOCKED_FOR).arg(names, Type::TEXT_ARRAY))
         .await?;
     match row
-        .map(|row| row.try_get::<_, Option<i64>>(0))
+        .map(|row| row.try_get::<_, Option<i64>>("seconds"))
         .transpose()?
     {
         Some(Some(seconds)) => {
@@ -150,18 +157,17 @@ pub async fn check(db: &Db, keys: &[Key]) -> Result<()> {
 
 /// Counts one attempt against every key. The statements are pipelined: one round trip.
 pub async fn hit(db: &Db, keys: &[Key]) -> Result<()> {
-    let params: Vec<[Param<'_>; 4]> = keys
+    let statements: Vec<Statement<'_>> = keys
         .iter()
         .map(|key| {
-            [
-                (&key.name as _, Type::TEXT),
-                (&key.policy.free as _, Type::INT4),
-                (&key.policy.max_delay_seconds as _, Type::FLOAT8),
-                (&key.policy.forget_after_seconds as _, Type::FLOAT8),
-            ]
+            Statement::new(HIT)
+                .arg(key.name.as_str(), Type::TEXT)
+                .arg(key.policy.free, Type::INT4)
+                .arg(key.policy.max_delay_seconds, Type::FLOAT8)
+                .arg(key.policy.forget_after_seconds, Type::FLOAT8)
         })
         .collect();
-    for result in join_all(params.iter().map(|params| db.query(HIT, params))).await {
+    for result in db.pipeline(&statements).await {
         result?;
     }
     Ok(())
@@ -170,8 +176,7 @@ pub async fn hit(db: &Db, keys: &[Key]) -> Result<()> {
 /// Forgets the account's failures after a successful signin; address keys stay.
 pub async fn clear_account(db: &Db, email: &Email) -> Result<()> {
     db.query(
-        "DELETE FROM throttles WHERE key = $1",
-        &[(&account_key(email), Type::TEXT)],
+        &Statement::new("DELETE FROM throttles WHERE key = ").bind(account_key(email), Type::TEXT),
     )
     .await?;
     Ok(())

@@ -67,6 +67,18 @@ pub fn trimmed_text<'a>(
     Ok(text)
 }
 
+/// Optional text: absent, `null` or blank means none; else trimmed, at most `max` characters.
+pub fn optional_text(
+    raw: Option<&str>,
+    max: usize,
+    problem: &'static str,
+) -> Result<Option<String>, &'static str> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => Ok(Some(trimmed_text(text, 1..=max, problem)?.to_owned())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +99,18 @@ mod tests {
         let mut errors = FieldErrors::single("email", "is required");
         errors.add("email", "is too long");
         assert_eq!(errors.to_string(), "email is required");
+    }
+
+    #[test]
+    fn optional_text_is_none_when_absent_or_blank() {
+        assert_eq!(optional_text(None, 3, "bad"), Ok(None));
+        assert_eq!(optional_text(Some(" \t "), 3, "bad"), Ok(None));
+        assert_eq!(optional_text(Some(" ab "), 3, "bad"), Ok(Some("ab".into())));
+        assert_eq!(optional_text(Some("abcd"), 3, "bad"), Err("bad"));
+        assert_eq!(
+            optional_text(Some("a\0"), 3, "bad"),
+            Err("must not contain NUL characters")
+        );
     }
 
     #[test]

@@ -22,10 +22,6 @@ impl Passwords {
         }
     }
 
-    pub fn cost(&self) -> u32 {
-        self.cost
-    }
-
     /// Hashes a password that passed the signup rules: at most 72 bytes, so bcrypt uses all of
     /// it. (The crate's `non_truncating_hash` refuses exactly 72 bytes, which the contract allows.)
     pub async fn hash(&self, password: &SecretString) -> Result<String> {

@@ -5,7 +5,6 @@ use std::convert::Infallible;
 use serde::Deserialize;
 
 use crate::App;
-use crate::auth::task_owner;
 use crate::error::{Error, Result};
 use crate::http::{Body, Method, Request, Response, StatusCode, json, json_body, respond};
 use crate::tasks::{self, NewTask, TaskDescription, TaskTitle};
@@ -18,31 +17,37 @@ struct CreateBody {
     completed: Option<bool>,
 }
 
+impl TryFrom<CreateBody> for NewTask {
+    type Error = Error;
+
+    fn try_from(body: CreateBody) -> Result<Self> {
+        let mut errors = FieldErrors::default();
+        let title = errors.check(
+            "title",
+            required(body.title).and_then(|t| TaskTitle::parse(&t)),
+        );
+        let description = errors.check(
+            "description",
+            TaskDescription::parse(body.description.as_deref()),
+        );
+        let (Some(title), Some(description)) = (title, description) else {
+            return Err(Error::Validation(errors));
+        };
+        Ok(Self {
+            title,
+            description,
+            completed: body.completed.unwrap_or(false),
+        })
+    }
+}
+
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond(req, &[Method::POST], |req| create(app, req)).await
 }
 
 async fn create(app: &App, req: Request) -> Result<Response<Body>> {
-    let caller = task_owner(&app.tokens, &req)?;
-    let body: CreateBody = json_body(&req)?;
-    let mut errors = FieldErrors::default();
-    let title = errors.check(
-        "title",
-        required(body.title).and_then(|t| TaskTitle::parse(&t)),
-    );
-    let description = errors.check(
-        "description",
-        TaskDescription::parse(body.description.as_deref()),
-    );
-    let (Some(title), Some(description)) = (title, description) else {
-        return Err(Error::Validation(errors));
-    };
-    let new = NewTask {
-        title,
-        description,
-        completed: body.completed.unwrap_or(false),
-    };
-
+    let caller = super::task_owner(app, &req)?;
+    let new: NewTask = json_body::<CreateBody>(&req)?.try_into()?;
     let task = tasks::create(&app.db, caller, &new).await?;
     json(StatusCode::CREATED, &task)
 }

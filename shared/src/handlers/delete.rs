@@ -3,7 +3,6 @@
 use std::convert::Infallible;
 
 use crate::App;
-use crate::auth::task_owner;
 use crate::error::{Error, Result};
 use crate::http::{Body, Method, Request, Response, no_content, respond};
 use crate::tasks;
@@ -13,7 +12,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 }
 
 async fn delete(app: &App, req: Request) -> Result<Response<Body>> {
-    let caller = task_owner(&app.tokens, &req)?;
+    let caller = super::task_owner(app, &req)?;
     let id = super::task_id(&req)?;
     if !tasks::delete(&app.db, caller, id).await? {
         return Err(Error::NotFound);

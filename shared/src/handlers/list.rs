@@ -6,7 +6,6 @@ use std::convert::Infallible;
 use lambda_http::RequestExt;
 
 use crate::App;
-use crate::auth::task_owner;
 use crate::error::Result;
 use crate::http::{Body, Method, Request, Response, json_page, respond};
 use crate::tasks::{self, ListQuery};
@@ -16,7 +15,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 }
 
 async fn list(app: &App, req: Request) -> Result<Response<Body>> {
-    let caller = task_owner(&app.tokens, &req)?;
+    let caller = super::task_owner(app, &req)?;
     let params = req.query_string_parameters();
     let query = ListQuery::parse(|name| params.first(name))?;
     let page = tasks::list(&app.db, caller, &query).await?;

@@ -5,19 +5,16 @@ use std::convert::Infallible;
 use serde_json::json;
 
 use crate::App;
-use crate::auth::authenticate;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::http::{Body, Method, Request, Response, StatusCode, json, respond};
-use crate::{sessions, users};
+use crate::sessions;
 
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond(req, &[Method::GET], |req| me(app, req)).await
 }
 
 async fn me(app: &App, req: Request) -> Result<Response<Body>> {
-    let caller = authenticate(&app.tokens, &req)?;
-    let user = users::find_for_session(&app.db, caller)
-        .await?
-        .ok_or(Error::invalid_token(sessions::ENDED))?;
+    let caller = super::caller(app, &req)?;
+    let user = sessions::user(&app.db, caller).await?;
     json(StatusCode::OK, &json!({ "user": user }))
 }

@@ -15,13 +15,33 @@ pub mod toggle;
 pub mod update;
 
 use serde::Serialize;
+use uuid::Uuid;
 
 use crate::App;
+use crate::auth::Caller;
 use crate::error::{Error, Result};
-use crate::http::{Body, Request, Response, StatusCode, json, path_param};
+use crate::http::{Body, Request, Response, StatusCode, bearer_token, json, path_param};
 use crate::sessions::Issued;
 use crate::tasks::TaskId;
 use crate::users::User;
+
+/// The caller a request's bearer token was issued to.
+fn caller(app: &App, req: &Request) -> Result<Caller> {
+    app.tokens.verify(bearer_token(req)?)
+}
+
+/// Whose tasks a request works on: the token's user. The frontend's `/api/{user_id}/tasks…`
+/// form must name that same user, or it is refused with 403.
+fn task_owner(app: &App, req: &Request) -> Result<Caller> {
+    let caller = caller(app, req)?;
+    match path_param(req, "user_id") {
+        None => Ok(caller),
+        Some(named) if Uuid::parse_str(&named).is_ok_and(|named| named == caller.user) => {
+            Ok(caller)
+        }
+        Some(_) => Err(Error::Forbidden),
+    }
+}
 
 /// What signup, signin and refresh answer: the account, a fresh access token, and the refresh
 /// token that gets the next one.

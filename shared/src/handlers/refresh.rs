@@ -17,17 +17,26 @@ struct RefreshBody {
     refresh_token: Option<String>,
 }
 
+impl TryFrom<RefreshBody> for RefreshToken {
+    type Error = Error;
+
+    fn try_from(body: RefreshBody) -> Result<Self> {
+        match required(body.refresh_token) {
+            Ok(token) => RefreshToken::presented(&token),
+            Err(problem) => Err(Error::Validation(FieldErrors::single(
+                "refresh_token",
+                problem,
+            ))),
+        }
+    }
+}
+
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond(req, &[Method::POST], |req| refresh(app, req)).await
 }
 
 async fn refresh(app: &App, req: Request) -> Result<Response<Body>> {
-    let body: RefreshBody = json_body(&req)?;
-    let mut errors = FieldErrors::default();
-    let Some(token) = errors.check("refresh_token", required(body.refresh_token)) else {
-        return Err(Error::Validation(errors));
-    };
-    let presented = RefreshToken::presented(&token)?;
+    let presented: RefreshToken = json_body::<RefreshBody>(&req)?.try_into()?;
     let (user, issued) = sessions::refresh(&app.db, &presented, app.sessions).await?;
     super::session(app, user, &issued, StatusCode::OK)
 }

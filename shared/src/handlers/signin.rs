@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::http::{
     Body, Method, Request, Response, StatusCode, json_body, respond, source_address,
 };
-use crate::users::{self, Email};
+use crate::users::{self, Credentials, Email};
 use crate::validation::{FieldErrors, required};
 use crate::{sessions, throttle};
 
@@ -22,20 +22,26 @@ struct SigninBody {
     password: Option<String>,
 }
 
+impl TryFrom<SigninBody> for Credentials {
+    type Error = Error;
+
+    fn try_from(body: SigninBody) -> Result<Self> {
+        let mut errors = FieldErrors::default();
+        let email = errors.check("email", required(body.email).and_then(|e| Email::parse(&e)));
+        let password = errors.check("password", required(body.password).map(SecretString::from));
+        let (Some(email), Some(password)) = (email, password) else {
+            return Err(Error::Validation(errors));
+        };
+        Ok(Self { email, password })
+    }
+}
+
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond(req, &[Method::POST], |req| signin(app, req)).await
 }
 
 async fn signin(app: &App, req: Request) -> Result<Response<Body>> {
-    let body: SigninBody = json_body(&req)?;
-    let mut errors = FieldErrors::default();
-    let email = errors.check("email", required(body.email).and_then(|e| Email::parse(&e)));
-    // Only presence: today's signup rules must not lock out an account made under older ones.
-    let password = errors.check("password", required(body.password).map(SecretString::from));
-    let (Some(email), Some(password)) = (email, password) else {
-        return Err(Error::Validation(errors));
-    };
-
+    let Credentials { email, password } = json_body::<SigninBody>(&req)?.try_into()?;
     let keys = throttle::signin_keys(&email, source_address(&req));
     // Pipelined: the throttle check and the lookup share one round trip.
     let (allowed, account) = tokio::join!(

@@ -4,7 +4,6 @@
 use std::convert::Infallible;
 
 use crate::App;
-use crate::auth::authenticate;
 use crate::error::Result;
 use crate::http::{Body, Method, Request, Response, no_content, respond};
 use crate::sessions;
@@ -14,7 +13,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 }
 
 async fn signout(app: &App, req: Request) -> Result<Response<Body>> {
-    let caller = authenticate(&app.tokens, &req)?;
+    let caller = super::caller(app, &req)?;
     sessions::end(&app.db, caller).await?;
     Ok(no_content())
 }

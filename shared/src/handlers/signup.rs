@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::http::{
     Body, Method, Request, Response, StatusCode, json_body, respond, source_address,
 };
-use crate::users::{self, DisplayName, Email, NewPassword};
+use crate::users::{self, DisplayName, Email, NewAccount, NewPassword};
 use crate::validation::{FieldErrors, required};
 use crate::{sessions, throttle};
 
@@ -21,29 +21,40 @@ struct SignupBody {
     name: Option<String>,
 }
 
+impl TryFrom<SignupBody> for NewAccount {
+    type Error = Error;
+
+    fn try_from(body: SignupBody) -> Result<Self> {
+        let mut errors = FieldErrors::default();
+        let email = errors.check("email", required(body.email).and_then(|e| Email::parse(&e)));
+        let password = errors.check(
+            "password",
+            required(body.password).and_then(NewPassword::parse),
+        );
+        let name = errors.check("name", DisplayName::parse(body.name.as_deref()));
+        let (Some(email), Some(password), Some(name)) = (email, password, name) else {
+            return Err(Error::Validation(errors));
+        };
+        Ok(Self {
+            email,
+            password,
+            name,
+        })
+    }
+}
+
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond(req, &[Method::POST], |req| signup(app, req)).await
 }
 
 async fn signup(app: &App, req: Request) -> Result<Response<Body>> {
-    let body: SignupBody = json_body(&req)?;
-    let mut errors = FieldErrors::default();
-    let email = errors.check("email", required(body.email).and_then(|e| Email::parse(&e)));
-    let password = errors.check(
-        "password",
-        required(body.password).and_then(NewPassword::parse),
-    );
-    let name = errors.check("name", DisplayName::parse(body.name.as_deref()));
-    let (Some(email), Some(password), Some(name)) = (email, password, name) else {
-        return Err(Error::Validation(errors));
-    };
-
+    let account: NewAccount = json_body::<SignupBody>(&req)?.try_into()?;
     let keys = throttle::signup_keys(source_address(&req), app.signups_per_address);
     throttle::check(&app.db, &keys).await?;
     // Counted before the attempt, so taken emails cost an attacker probing for them too.
     throttle::hit(&app.db, &keys).await?;
-    let hash = app.passwords.hash(password.secret()).await?;
-    let user = users::create(&app.db, &email, &name, &hash).await?;
+    let hash = app.passwords.hash(account.password.secret()).await?;
+    let user = users::create(&app.db, &account.email, &account.name, &hash).await?;
     let issued = sessions::start(&app.db, user.id, app.sessions).await?;
     super::session(app, user, &issued, StatusCode::CREATED)
 }

@@ -6,7 +6,6 @@ use std::convert::Infallible;
 use serde::Deserialize;
 
 use crate::App;
-use crate::auth::task_owner;
 use crate::error::{Error, Result};
 use crate::http::{Body, Method, Request, Response, StatusCode, json, optional_json_body, respond};
 use crate::tasks;
@@ -21,7 +20,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 }
 
 async fn toggle(app: &App, req: Request) -> Result<Response<Body>> {
-    let caller = task_owner(&app.tokens, &req)?;
+    let caller = super::task_owner(app, &req)?;
     let id = super::task_id(&req)?;
     let body: ToggleBody = optional_json_body(&req)?;
     let task = tasks::toggle(&app.db, caller, id, body.completed)

@@ -6,7 +6,6 @@ use std::convert::Infallible;
 use serde::Deserialize;
 
 use crate::App;
-use crate::auth::task_owner;
 use crate::error::{Error, Result};
 use crate::http::{Body, Method, Request, Response, StatusCode, json, json_body, present, respond};
 use crate::tasks::{self, TaskChanges, TaskDescription, TaskTitle};
@@ -23,43 +22,49 @@ struct UpdateBody {
     completed: Option<Option<bool>>,
 }
 
+impl TryFrom<UpdateBody> for TaskChanges {
+    type Error = Error;
+
+    fn try_from(body: UpdateBody) -> Result<Self> {
+        if body.title.is_none() && body.description.is_none() && body.completed.is_none() {
+            return Err(Error::Unprocessable(
+                "send at least one of title, description, completed",
+            ));
+        }
+        let mut errors = FieldErrors::default();
+        let title = body.title.map(|title| {
+            errors.check(
+                "title",
+                title
+                    .ok_or("must be a string")
+                    .and_then(|t| TaskTitle::parse(&t)),
+            )
+        });
+        let description = body
+            .description
+            .map(|d| errors.check("description", TaskDescription::parse(d.as_deref())));
+        let completed = body
+            .completed
+            .map(|c| errors.check("completed", c.ok_or("must be true or false")));
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        Ok(Self {
+            title: title.flatten(),
+            description: description.flatten(),
+            completed: completed.flatten(),
+        })
+    }
+}
+
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond(req, &[Method::PUT, Method::PATCH], |req| update(app, req)).await
 }
 
 async fn update(app: &App, req: Request) -> Result<Response<Body>> {
-    let caller = task_owner(&app.tokens, &req)?;
+    let caller = super::task_owner(app, &req)?;
     let id = super::task_id(&req)?;
-    let body: UpdateBody = json_body(&req)?;
-    if body.title.is_none() && body.description.is_none() && body.completed.is_none() {
-        return Err(Error::Unprocessable(
-            "send at least one of title, description, completed",
-        ));
-    }
-    let mut errors = FieldErrors::default();
-    let title = body.title.map(|title| {
-        errors.check(
-            "title",
-            title
-                .ok_or("must be a string")
-                .and_then(|t| TaskTitle::parse(&t)),
-        )
-    });
-    let description = body
-        .description
-        .map(|d| errors.check("description", TaskDescription::parse(d.as_deref())));
-    let completed = body
-        .completed
-        .map(|c| errors.check("completed", c.ok_or("must be true or false")));
-    if !errors.is_empty() {
-        return Err(Error::Validation(errors));
-    }
-    let changes = TaskChanges {
-        title: title.flatten(),
-        description: description.flatten(),
-        completed: completed.flatten(),
-    };
-
+    let changes: TaskChanges = json_body::<UpdateBody>(&req)?.try_into()?;
     let task = tasks::update(&app.db, caller, id, &changes)
         .await?
         .ok_or(Error::NotFound)?;

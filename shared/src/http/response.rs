@@ -1,14 +1,11 @@
-//! Writing responses, and the one mapping from [`Error`] to status, code and JSON body.
+//! Writing responses: JSON, a page with its `Link`, no content, and errors as `error` maps them.
 
-use lambda_http::http::header::{
-    ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, LINK, RETRY_AFTER, WWW_AUTHENTICATE,
-};
-use lambda_http::http::{HeaderMap, StatusCode};
+use lambda_http::http::StatusCode;
+use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, LINK};
 use lambda_http::{Body, Response};
 use serde::Serialize;
-use serde_json::json;
 
-use crate::error::{AuthFailure, Error, Result};
+use crate::error::{Error, Result};
 
 /// A JSON response. Every answer is per-user, so none may be cached along the way.
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<Response<Body>> {
@@ -45,90 +42,10 @@ fn response(status: StatusCode, body: Body, is_json: bool) -> Response<Body> {
     response
 }
 
-impl Error {
-    /// The status and stable machine code of the contract.
-    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
-        match self {
-            Error::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
-            Error::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            Error::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
-            Error::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
-            Error::NotFound => (StatusCode::NOT_FOUND, "not_found"),
-            Error::MethodNotAllowed { .. } => {
-                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
-            }
-            Error::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
-            Error::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Error::UnsupportedMediaType => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-            }
-            Error::Validation(_) | Error::Unprocessable(_) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
-            }
-            Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            Error::Database(e) if e.is_unavailable() => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
-            }
-            Error::Database(_) | Error::Internal(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-            }
-        }
-    }
-}
-
-/// The contract's error body and headers. A 5xx says nothing of its cause to the client; the
-/// cause goes to the log.
+/// The contract's error response: status, headers and body as [`Error::to_http`] maps them.
 pub fn error_response(error: &Error) -> Response<Body> {
-    let (status, code) = error.status_and_code();
-    let message = match status {
-        StatusCode::SERVICE_UNAVAILABLE => {
-            "the service is temporarily unavailable; try again shortly".to_owned()
-        }
-        s if s.is_server_error() => "something went wrong on our side".to_owned(),
-        _ => error.to_string(),
-    };
-    match error {
-        _ if status.is_server_error() => tracing::error!(%error, code, "request failed"),
-        Error::Unauthorized(AuthFailure::Invalid(reason)) => {
-            tracing::info!(reason, "access token rejected")
-        }
-        _ => {}
-    }
-    // `detail` repeats the message where FastAPI's errors put it, which is where frontends
-    // written for the backend this replaces read it.
-    let mut body = json!({ "detail": message, "error": { "code": code, "message": message } });
-    if let Error::Validation(fields) = error {
-        body["error"]["details"] = fields.iter().collect();
-    }
+    let (status, headers, body) = error.to_http();
     let mut response = response(status, Body::Text(body.to_string()), true);
-    add_headers(error, response.headers_mut());
+    response.headers_mut().extend(headers);
     response
-}
-
-fn add_headers(error: &Error, headers: &mut HeaderMap) {
-    match error {
-        Error::Unauthorized(AuthFailure::Invalid(_)) => {
-            headers.insert(
-                WWW_AUTHENTICATE,
-                HeaderValue::from_static(r#"Bearer error="invalid_token""#),
-            );
-        }
-        Error::Unauthorized(AuthFailure::Missing) | Error::InvalidCredentials => {
-            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        Error::MethodNotAllowed { allow } => {
-            let allow = allow
-                .iter()
-                .map(|m| m.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
-            if let Ok(value) = HeaderValue::from_str(&allow) {
-                headers.insert(ALLOW, value);
-            }
-        }
-        Error::RateLimited { retry_after } => {
-            headers.insert(RETRY_AFTER, HeaderValue::from(*retry_after));
-        }
-        _ => {}
-    }
 }

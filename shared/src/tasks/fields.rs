@@ -1,6 +1,6 @@
 //! Task fields whose only constructors enforce the contract's rules.
 
-use crate::validation::trimmed_text;
+use crate::validation::{optional_text, trimmed_text};
 
 /// A trimmed title of 1 to 200 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,12 +24,7 @@ pub struct TaskDescription(Option<String>);
 
 impl TaskDescription {
     pub fn parse(raw: Option<&str>) -> Result<Self, &'static str> {
-        match raw.map(str::trim) {
-            None | Some("") => Ok(Self(None)),
-            Some(text) => Ok(Self(Some(
-                trimmed_text(text, 1..=1000, "must be at most 1000 characters")?.to_owned(),
-            ))),
-        }
+        optional_text(raw, 1000, "must be at most 1000 characters").map(Self)
     }
 
     pub fn as_deref(&self) -> Option<&str> {

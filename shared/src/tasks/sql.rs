@@ -1,62 +1,187 @@
-//! The task statements as text, built at compile time: the operations run them, and the
-//! benchmark times them alone as the floor a handler is measured against.
+//! The task statements, each one function that returns its text and its parameters together:
+//! the operations run them, and the benchmark times them alone as the floor a handler is
+//! measured against. Every statement names the owner in its `WHERE` (or `INSERT`).
 
-use super::list::{ListQuery, Order};
+use const_format::concatcp;
+use tokio_postgres::types::Type;
+use uuid::Uuid;
 
-macro_rules! columns {
-    () => {
-        "id, user_id, title, description, completed, created_at, updated_at"
-    };
+use super::list::{CursorKey, ListQuery, Order};
+use super::{NewTask, TaskChanges, TaskId};
+use crate::db::Statement;
+
+/// What every statement returns, read back by name in [`super::Task::from_row`].
+const COLUMNS: &str = "id, user_id, title, description, completed, created_at, updated_at";
+
+pub fn create<'a>(owner: Uuid, task: &'a NewTask) -> Statement<'a> {
+    Statement::new("INSERT INTO tasks (user_id, title, description, completed) VALUES (")
+        .bind(owner, Type::UUID)
+        .push(", ")
+        .bind(task.title.as_str(), Type::TEXT)
+        .push(", ")
+        .bind(task.description.as_deref(), Type::TEXT)
+        .push(", ")
+        .bind(task.completed, Type::BOOL)
+        .push(concatcp!(") RETURNING ", COLUMNS))
 }
 
-pub const CREATE: &str = concat!(
-    "INSERT INTO tasks (user_id, title, description, completed) VALUES ($1, $2, $3, $4) RETURNING ",
-    columns!()
-);
+pub fn get(owner: Uuid, id: TaskId) -> Statement<'static> {
+    of_owner(
+        Statement::new(concatcp!("SELECT ", COLUMNS, " FROM tasks")),
+        owner,
+        id,
+    )
+}
 
-pub const GET: &str = concat!(
-    "SELECT ",
-    columns!(),
-    " FROM tasks WHERE id = $1 AND user_id = $2"
-);
+/// Applies the given changes in one statement; `updated_at` moves on every change. Whether the
+/// description is replaced is a parameter of its own, so `null` can clear it.
+pub fn update(owner: Uuid, id: TaskId, changes: &TaskChanges) -> Statement<'_> {
+    let statement = Statement::new("UPDATE tasks SET title = COALESCE(")
+        .bind(changes.title.as_ref().map(|t| t.as_str()), Type::TEXT)
+        .push(", title), description = CASE WHEN ")
+        .bind(changes.description.is_some(), Type::BOOL)
+        .push(" THEN ")
+        .bind(
+            changes.description.as_ref().and_then(|d| d.as_deref()),
+            Type::TEXT,
+        )
+        .push(" ELSE description END, completed = COALESCE(")
+        .bind(changes.completed, Type::BOOL)
+        .push(", completed), updated_at = now()");
+    of_owner(statement, owner, id).push(concatcp!(" RETURNING ", COLUMNS))
+}
 
-/// `$4` says whether `$5` replaces the description, so `null` can clear it.
-pub const UPDATE: &str = concat!(
-    "UPDATE tasks SET title = COALESCE($3, title), ",
-    "description = CASE WHEN $4 THEN $5 ELSE description END, ",
-    "completed = COALESCE($6, completed), updated_at = now() ",
-    "WHERE id = $1 AND user_id = $2 RETURNING ",
-    columns!()
-);
+/// Flips `completed`, or sets it to `to`. The new value is computed from the row under its
+/// lock, so concurrent toggles never lose one.
+pub fn toggle(owner: Uuid, id: TaskId, to: Option<bool>) -> Statement<'static> {
+    let statement = Statement::new("UPDATE tasks SET completed = COALESCE(")
+        .bind(to, Type::BOOL)
+        .push(", NOT completed), updated_at = now()");
+    of_owner(statement, owner, id).push(concatcp!(" RETURNING ", COLUMNS))
+}
 
-/// The new value is computed from the row under its lock, so concurrent toggles never lose one.
-pub const TOGGLE: &str = concat!(
-    "UPDATE tasks SET completed = COALESCE($3, NOT completed), updated_at = now() ",
-    "WHERE id = $1 AND user_id = $2 RETURNING ",
-    columns!()
-);
+pub fn delete(owner: Uuid, id: TaskId) -> Statement<'static> {
+    of_owner(Statement::new("DELETE FROM tasks"), owner, id).push(" RETURNING id")
+}
 
-pub const DELETE: &str = "DELETE FROM tasks WHERE id = $1 AND user_id = $2 RETURNING id";
+/// `statement` narrowed to task `id` of `owner`.
+fn of_owner(statement: Statement<'_>, owner: Uuid, id: TaskId) -> Statement<'_> {
+    statement
+        .push(" WHERE id = ")
+        .bind(id.get(), Type::INT8)
+        .push(" AND user_id = ")
+        .bind(owner, Type::UUID)
+}
 
-/// The listing statement for `query`. Parameters, in order: owner, then `completed` when the
-/// status filters, then the cursor's key and id when there is a cursor, then the row limit.
-/// Only fixed fragments are spliced in; every value is a parameter.
-pub fn list(query: &ListQuery) -> String {
+/// One page of `owner`'s tasks by keyset: the rows after the cursor, one index range scan.
+/// Fetches one row more than the page holds, which tells whether there is a next page.
+pub fn list(owner: Uuid, query: &ListQuery) -> Statement<'_> {
     let column = query.sort.column();
     let (direction, after) = match query.order {
-        Order::Asc => ("ASC", ">"),
-        Order::Desc => ("DESC", "<"),
+        Order::Asc => (" ASC", " > ("),
+        Order::Desc => (" DESC", " < ("),
     };
-    let mut sql = concat!("SELECT ", columns!(), " FROM tasks WHERE user_id = $1").to_owned();
-    let mut next = 2;
-    if query.status.completed().is_some() {
-        sql += &format!(" AND completed = ${next}");
-        next += 1;
+    let mut statement = Statement::new(concatcp!(
+        "SELECT ",
+        COLUMNS,
+        " FROM tasks WHERE user_id = "
+    ))
+    .bind(owner, Type::UUID);
+    if let Some(completed) = query.status.completed() {
+        statement = statement
+            .push(" AND completed = ")
+            .bind(completed, Type::BOOL);
     }
-    if query.after.is_some() {
-        sql += &format!(" AND ({column}, id) {after} (${next}, ${})", next + 1);
-        next += 2;
+    if let Some(cursor) = &query.after {
+        statement = statement
+            .push(" AND (")
+            .push(column)
+            .push(", id)")
+            .push(after);
+        statement = match &cursor.key {
+            CursorKey::Time(t) => statement.bind(*t, Type::TIMESTAMPTZ),
+            CursorKey::Text(s) => statement.bind(s.as_str(), Type::TEXT),
+        };
+        statement = statement.push(", ").bind(cursor.id, Type::INT8).push(")");
     }
-    sql += &format!(" ORDER BY {column} {direction}, id {direction} LIMIT ${next}");
-    sql
+    statement
+        .push(" ORDER BY ")
+        .push(column)
+        .push(direction)
+        .push(", id")
+        .push(direction)
+        .push(" LIMIT ")
+        .bind(query.page_size() + 1, Type::INT8)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::tasks::{Cursor, Sort, TaskTitle};
+
+    fn query(pairs: &[(&str, &str)]) -> ListQuery {
+        let map: HashMap<&str, &str> = pairs.iter().copied().collect();
+        ListQuery::parse(|name| map.get(name).copied()).unwrap()
+    }
+
+    #[test]
+    fn the_list_numbers_only_the_parameters_it_uses() {
+        let owner = Uuid::nil();
+        assert_eq!(
+            list(owner, &query(&[])).text(),
+            "SELECT id, user_id, title, description, completed, created_at, updated_at FROM tasks \
+             WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+        );
+        let cursor = Cursor {
+            key: CursorKey::Text("m".into()),
+            id: 9,
+        }
+        .encode(Sort::Title, Order::Asc);
+        let paged = query(&[
+            ("status", "pending"),
+            ("sort", "title"),
+            ("order", "asc"),
+            ("limit", "5"),
+            ("cursor", &cursor),
+        ]);
+        assert!(list(owner, &paged).text().ends_with(
+            "WHERE user_id = $1 AND completed = $2 AND (title, id) > ($3, $4) \
+             ORDER BY title ASC, id ASC LIMIT $5"
+        ));
+    }
+
+    #[test]
+    fn every_statement_names_the_owner_and_the_task() {
+        let (owner, id) = (Uuid::nil(), TaskId::parse("7").unwrap());
+        let task = NewTask {
+            title: TaskTitle::parse("t").unwrap(),
+            description: Default::default(),
+            completed: false,
+        };
+        let changes = TaskChanges::default();
+        for statement in [
+            get(owner, id),
+            update(owner, id, &changes),
+            toggle(owner, id, None),
+            delete(owner, id),
+        ] {
+            assert!(
+                statement.text().contains("WHERE id = $"),
+                "{}",
+                statement.text()
+            );
+            assert!(
+                statement.text().contains("AND user_id = $"),
+                "{}",
+                statement.text()
+            );
+        }
+        assert!(
+            create(owner, &task)
+                .text()
+                .contains("VALUES ($1, $2, $3, $4)")
+        );
+    }
 }

@@ -2,7 +2,7 @@
 
 use secrecy::SecretString;
 
-use crate::validation::trimmed_text;
+use crate::validation::{optional_text, trimmed_text};
 
 /// A trimmed, lower-cased address with one `@` and a dotted domain, at most 254 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,12 +59,7 @@ pub struct DisplayName(Option<String>);
 
 impl DisplayName {
     pub fn parse(raw: Option<&str>) -> Result<Self, &'static str> {
-        match raw.map(str::trim) {
-            None | Some("") => Ok(Self(None)),
-            Some(name) => Ok(Self(Some(
-                trimmed_text(name, 1..=100, "must be at most 100 characters")?.to_owned(),
-            ))),
-        }
+        optional_text(raw, 100, "must be at most 100 characters").map(Self)
     }
 
     pub fn as_deref(&self) -> Option<&str> {

@@ -4,6 +4,7 @@ mod fields;
 
 pub use fields::{DisplayName, Email, NewPassword};
 
+use secrecy::SecretString;
 use serde::Serialize;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
@@ -11,8 +12,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
-use crate::auth::Caller;
-use crate::db::Db;
+use crate::db::{Db, Statement};
 use crate::error::{Error, Result};
 
 /// An account as the API shows it; never with its password hash.
@@ -26,15 +26,29 @@ pub struct User {
 }
 
 impl User {
-    /// Reads `id, email, name, created_at` from the row's columns from `first` on.
-    pub(crate) fn from_row_at(row: &Row, first: usize) -> Result<Self> {
+    /// Reads the row's `id`, `email`, `name` and `created_at` columns.
+    pub(crate) fn from_row(row: &Row) -> Result<Self> {
         Ok(Self {
-            id: row.try_get(first)?,
-            email: row.try_get(first + 1)?,
-            name: row.try_get(first + 2)?,
-            created_at: row.try_get(first + 3)?,
+            id: row.try_get("id")?,
+            email: row.try_get("email")?,
+            name: row.try_get("name")?,
+            created_at: row.try_get("created_at")?,
         })
     }
+}
+
+/// A validated signup.
+pub struct NewAccount {
+    pub email: Email,
+    pub password: NewPassword,
+    pub name: DisplayName,
+}
+
+/// What a signin presents. The password is only required to be present: today's signup rules
+/// must not lock out an account made under older ones.
+pub struct Credentials {
+    pub email: Email,
+    pub password: SecretString,
 }
 
 /// Creates an account; an address already taken, in any case, is [`Error::EmailTaken`].
@@ -44,54 +58,34 @@ pub async fn create(
     name: &DisplayName,
     password_hash: &str,
 ) -> Result<User> {
-    let row = db
-        .query_opt(
-            "INSERT INTO users (email, name, password_hash) VALUES ($1, $2, $3)
-             RETURNING id, email, name, created_at",
-            &[
-                (&email.as_str(), Type::TEXT),
-                (&name.as_deref(), Type::TEXT),
-                (&password_hash, Type::TEXT),
-            ],
-        )
-        .await
-        .map_err(|e| {
-            if e.code() == Some(&SqlState::UNIQUE_VIOLATION)
-                && e.constraint() == Some("users_email_key")
-            {
-                Error::EmailTaken
-            } else {
-                Error::Database(e)
-            }
-        })?;
+    let statement = Statement::new("INSERT INTO users (email, name, password_hash) VALUES (")
+        .bind(email.as_str(), Type::TEXT)
+        .push(", ")
+        .bind(name.as_deref(), Type::TEXT)
+        .push(", ")
+        .bind(password_hash, Type::TEXT)
+        .push(") RETURNING id, email, name, created_at");
+    let row = db.query_opt(&statement).await.map_err(|e| {
+        if e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+            && e.constraint() == Some("users_email_key")
+        {
+            Error::EmailTaken
+        } else {
+            Error::Database(e)
+        }
+    })?;
     let row = row.ok_or_else(|| Error::Internal("INSERT … RETURNING gave no row".into()))?;
-    User::from_row_at(&row, 0)
+    User::from_row(&row)
 }
 
 /// The account with this email and its password hash, for signin.
 pub async fn find_with_hash(db: &Db, email: &Email) -> Result<Option<(User, String)>> {
-    let row = db
-        .query_opt(
-            "SELECT id, email, name, created_at, password_hash FROM users WHERE lower(email) = lower($1)",
-            &[(&email.as_str(), Type::TEXT)],
-        )
-        .await?;
-    row.map(|row| Ok((User::from_row_at(&row, 0)?, row.try_get(4)?)))
+    let statement = Statement::new(
+        "SELECT id, email, name, created_at, password_hash FROM users WHERE lower(email) = lower(",
+    )
+    .bind(email.as_str(), Type::TEXT)
+    .push(")");
+    let row = db.query_opt(&statement).await?;
+    row.map(|row| Ok((User::from_row(&row)?, row.try_get("password_hash")?)))
         .transpose()
-}
-
-/// The caller's account, if their session is still live: one statement does both.
-pub async fn find_for_session(db: &Db, caller: Caller) -> Result<Option<User>> {
-    let row = db
-        .query_opt(
-            concat!(
-                "SELECT u.id, u.email, u.name, u.created_at ",
-                "FROM sessions s JOIN users u ON u.id = s.user_id ",
-                "WHERE s.id = $1 AND s.user_id = $2 AND ",
-                crate::sessions::live!()
-            ),
-            &[(&caller.session, Type::UUID), (&caller.user, Type::UUID)],
-        )
-        .await?;
-    row.map(|row| User::from_row_at(&row, 0)).transpose()
 }

@@ -6,7 +6,7 @@ use crate::relay::Relay;
 use crate::support::*;
 use shared::App;
 use shared::auth::Caller;
-use shared::db::Db;
+use shared::db::{Db, Statement};
 use shared::handlers::{list, me};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
@@ -95,12 +95,12 @@ async fn a_connection_dropped_while_idle_is_checked_and_replaced_before_the_work
     let db = Db::new(relay.config())
         .unwrap()
         .with_alive_window(Duration::ZERO);
-    db.query("SELECT 1", &[]).await.unwrap();
+    db.query(&Statement::new("SELECT 1")).await.unwrap();
 
     // No await between the cut and the next call: as in a frozen execution environment, the
     // connection has not yet noticed.
     relay.cut_all();
-    let rows = db.query("SELECT 2", &[]).await.unwrap();
+    let rows = db.query(&Statement::new("SELECT 2")).await.unwrap();
     assert_eq!(rows[0].get::<_, i32>(0), 2);
     assert_eq!(relay.connections(), 2);
 }
@@ -111,12 +111,12 @@ async fn a_connection_lost_within_the_alive_window_fails_that_call_only() {
     let db = Db::new(relay.config())
         .unwrap()
         .with_alive_window(Duration::from_secs(3600));
-    db.query("SELECT 1", &[]).await.unwrap();
+    db.query(&Statement::new("SELECT 1")).await.unwrap();
 
     relay.cut_all();
-    let error = db.query("SELECT 2", &[]).await.unwrap_err();
+    let error = db.query(&Statement::new("SELECT 2")).await.unwrap_err();
     assert!(error.is_unavailable(), "{error}");
-    let rows = db.query("SELECT 3", &[]).await.unwrap();
+    let rows = db.query(&Statement::new("SELECT 3")).await.unwrap();
     assert_eq!(rows[0].get::<_, i32>(0), 3);
     assert_eq!(relay.connections(), 2);
 }

@@ -2,6 +2,8 @@
 
 use crate::support::*;
 use shared::auth::Caller;
+use shared::db::Statement;
+use shared::sessions;
 use uuid::Uuid;
 
 #[tokio::test]
@@ -9,13 +11,12 @@ async fn the_functions_role_owns_no_table_and_cannot_bypass_row_security() {
     let app = app();
     let rows = app
         .db
-        .query(
+        .query(&Statement::new(
             "SELECT r.rolsuper, r.rolbypassrls,
                     (SELECT count(*) FROM pg_tables t
                      WHERE t.schemaname = 'public' AND t.tableowner = current_user)
              FROM pg_roles r WHERE r.rolname = current_user",
-            &[],
-        )
+        ))
         .await
         .unwrap();
     assert!(!rows[0].get::<_, bool>(0), "not a superuser");
@@ -31,17 +32,13 @@ async fn a_query_that_forgets_its_user_filter_sees_only_the_bound_users_tasks() 
     create_task(&app, &bob, json!({"title": "bob's"})).await;
     let alice_caller = app.tokens.verify(&alice.token).unwrap();
 
-    let rows = app
-        .db
-        .query_as(
-            alice_caller.user,
-            alice_caller.session,
-            "SELECT DISTINCT user_id FROM tasks",
-            &[],
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let rows = sessions::run_as(
+        &app.db,
+        alice_caller,
+        &Statement::new("SELECT DISTINCT user_id FROM tasks"),
+    )
+    .await
+    .unwrap();
     let owners: Vec<Uuid> = rows.iter().map(|r| r.get(0)).collect();
     assert_eq!(owners, [alice.id]);
 }
@@ -54,7 +51,7 @@ async fn outside_a_bound_session_no_task_is_visible_or_writable() {
 
     let visible: i64 = app
         .db
-        .query("SELECT count(*) FROM tasks", &[])
+        .query(&Statement::new("SELECT count(*) FROM tasks"))
         .await
         .unwrap()[0]
         .get(0);
@@ -62,8 +59,9 @@ async fn outside_a_bound_session_no_task_is_visible_or_writable() {
     let error = app
         .db
         .query(
-            "INSERT INTO tasks (user_id, title) VALUES ($1, 'sneaky')",
-            &[(&account.id, tokio_postgres::types::Type::UUID)],
+            &Statement::new("INSERT INTO tasks (user_id, title) VALUES (")
+                .bind(account.id, tokio_postgres::types::Type::UUID)
+                .push(", 'sneaky')"),
         )
         .await
         .unwrap_err();
@@ -78,15 +76,10 @@ async fn a_bound_session_cannot_write_a_task_for_another_user() {
     let app = app();
     let (alice, bob) = (signup(&app).await, signup(&app).await);
     let caller = app.tokens.verify(&alice.token).unwrap();
-    let result = app
-        .db
-        .query_as(
-            caller.user,
-            caller.session,
-            "INSERT INTO tasks (user_id, title) VALUES ($1, 'planted')",
-            &[(&bob.id, tokio_postgres::types::Type::UUID)],
-        )
-        .await;
+    let plant = Statement::new("INSERT INTO tasks (user_id, title) VALUES (")
+        .bind(bob.id, tokio_postgres::types::Type::UUID)
+        .push(", 'planted')");
+    let result = sessions::run_as(&app.db, caller, &plant).await;
     assert!(result.is_err(), "the policy's WITH CHECK refuses it");
     assert_eq!(tasks_owned_by(bob.id).await, 0, "nothing was planted");
 }
@@ -103,7 +96,7 @@ async fn a_session_of_another_user_does_not_bind() {
     };
     let bound = app
         .db
-        .query_as(forged.user, forged.session, "SELECT 1", &[])
+        .guarded(&sessions::binding(forged), &Statement::new("SELECT 1"))
         .await
         .unwrap();
     assert!(bound.is_none());

@@ -92,7 +92,7 @@ async fn a_missing_parameter_is_named_in_the_error() {
 
     let error = load_both(&db_param, &jwt_param).await.unwrap_err();
     let message = error.to_string();
-    assert!(matches!(error, ConfigError::Ssm { .. }));
+    assert!(matches!(error, ConfigError::Ssm(_)));
     assert!(
         message.contains(&jwt_param) && message.contains("does not exist"),
         "{message}"

@@ -2,13 +2,10 @@
 //! functions' role), migrated once per run through `MIGRATION_DATABASE_URL` (the owner;
 //! `DATABASE_URL` when unset), fresh users, and request/response helpers.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
-use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE};
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::http::header::CONTENT_TYPE;
+use lambda_http::{Body, Response};
 use serde_json::Value;
 use shared::App;
 use shared::config::Config;
@@ -16,6 +13,7 @@ use uuid::Uuid;
 
 pub use lambda_http::http::{Method, StatusCode};
 pub use serde_json::json;
+pub use shared::testing::{Account, Call, PASSWORD, call, dispatch, read, unique_email};
 
 pub const JWT_SECRET: &str = "integration-tests-secret-of-at-least-32-bytes";
 
@@ -71,121 +69,9 @@ pub fn app() -> App {
     App::new(&config()).unwrap()
 }
 
-/// A request as API Gateway would hand it over.
-pub struct Call {
-    method: Method,
-    path: String,
-    path_params: HashMap<String, String>,
-    query: HashMap<String, String>,
-    headers: Vec<(String, String)>,
-    source_ip: Option<String>,
-    body: Body,
-}
-
-pub fn call(method: Method, path: &str) -> Call {
-    Call {
-        method,
-        path: path.to_owned(),
-        path_params: HashMap::new(),
-        query: HashMap::new(),
-        headers: Vec::new(),
-        source_ip: None,
-        body: Body::Empty,
-    }
-}
-
-impl Call {
-    pub fn token(self, token: &str) -> Self {
-        self.header(AUTHORIZATION.as_str(), &format!("Bearer {token}"))
-    }
-
-    pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.to_owned(), value.to_owned()));
-        self
-    }
-
-    /// The client address API Gateway reports.
-    pub fn source_ip(mut self, ip: &str) -> Self {
-        self.source_ip = Some(ip.to_owned());
-        self
-    }
-
-    pub fn json(self, body: Value) -> Self {
-        self.header(CONTENT_TYPE.as_str(), "application/json")
-            .raw(body.to_string())
-    }
-
-    pub fn raw(mut self, body: impl Into<String>) -> Self {
-        self.body = Body::Text(body.into());
-        self
-    }
-
-    pub fn path_param(mut self, name: &str, value: impl ToString) -> Self {
-        self.path_params.insert(name.to_owned(), value.to_string());
-        self
-    }
-
-    pub fn query(mut self, name: &str, value: impl ToString) -> Self {
-        self.query.insert(name.to_owned(), value.to_string());
-        self
-    }
-
-    pub fn build(self) -> Request {
-        let mut builder = lambda_http::http::Request::builder()
-            .method(self.method.clone())
-            .uri(format!("https://api.example.com{}", self.path));
-        for (name, value) in &self.headers {
-            builder = builder.header(name, value);
-        }
-        let mut context = ApiGatewayV2httpRequestContext::default();
-        context.http.source_ip = self.source_ip;
-        context.request_id = Some(Uuid::new_v4().to_string());
-        context.route_key = Some(format!("{} {}", self.method, self.path));
-        builder
-            .body(self.body)
-            .unwrap()
-            .with_path_parameters(self.path_params)
-            .with_query_string_parameters(self.query)
-            .with_request_context(RequestContext::ApiGatewayV2(context))
-    }
-}
-
 /// Sends a request to the named endpoint's handler, as its function would.
 pub async fn send(app: &App, endpoint: &str, req: Call) -> Response<Body> {
     dispatch(app, endpoint, req.build()).await
-}
-
-/// Hands a built request (a fixture, say) to the named endpoint's handler.
-pub async fn dispatch(app: &App, endpoint: &str, req: Request) -> Response<Body> {
-    use shared::handlers::*;
-    let Ok(response) = match endpoint {
-        "signup" => signup::handle(app, req).await,
-        "signin" => signin::handle(app, req).await,
-        "refresh" => refresh::handle(app, req).await,
-        "signout" => signout::handle(app, req).await,
-        "me" => me::handle(app, req).await,
-        "list" => list::handle(app, req).await,
-        "create" => create::handle(app, req).await,
-        "get" => get::handle(app, req).await,
-        "update" => update::handle(app, req).await,
-        "delete" => delete::handle(app, req).await,
-        "toggle" => toggle::handle(app, req).await,
-        "fallback" => fallback::handle(req).await,
-        other => panic!("no endpoint {other}"),
-    };
-    response
-}
-
-/// Status and JSON body (`Value::Null` for an empty one) of a response.
-pub fn read(response: Response<Body>) -> (StatusCode, Value) {
-    let status = response.status();
-    let bytes: &[u8] = response.body().as_ref();
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(bytes).unwrap()
-    };
-    (status, body)
 }
 
 /// Asserts a 401 for a token that was sent and refused: RFC 6750's `invalid_token` challenge.
@@ -215,34 +101,9 @@ pub fn assert_error(response: Response<Body>, status: StatusCode, code: &str) ->
     body
 }
 
-pub fn unique_email() -> String {
-    format!("user-{}@example.com", Uuid::new_v4().simple())
-}
-
-/// A new account: its id, email, access token and refresh token.
-pub struct Account {
-    pub id: Uuid,
-    pub email: String,
-    pub token: String,
-    pub refresh_token: String,
-}
-
-pub const PASSWORD: &str = "correct horse battery";
-
+/// A new account, signed up through the handler.
 pub async fn signup(app: &App) -> Account {
-    let email = unique_email();
-    let req = call(Method::POST, "/api/auth/signup")
-        .json(json!({"email": email, "password": PASSWORD}))
-        .build();
-    let Ok(response) = shared::handlers::signup::handle(app, req).await;
-    let (status, body) = read(response);
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    Account {
-        id: body["user"]["id"].as_str().unwrap().parse().unwrap(),
-        email,
-        token: body["token"].as_str().unwrap().to_owned(),
-        refresh_token: body["refresh_token"].as_str().unwrap().to_owned(),
-    }
+    shared::testing::signup(app).await.unwrap()
 }
 
 /// Creates a task for `account` and returns its JSON.

@@ -1,0 +1,45 @@
+//! The run: its settings (smoke or full, the database, the checkout) and the report it writes.
+
+use std::path::PathBuf;
+
+use shared::App;
+use shared::config::Config;
+
+/// The benchmark's own token secret: nothing it signs leaves the run.
+pub const JWT_SECRET: &str = "benchmark-secret-that-is-at-least-32-bytes";
+
+pub struct Bench {
+    pub smoke: bool,
+    pub root: PathBuf,
+    pub database_url: String,
+    pub report: String,
+}
+
+impl Bench {
+    /// Iterations: `full` normally, a handful in a smoke run.
+    pub fn n(&self, full: usize) -> usize {
+        if self.smoke { 5.min(full) } else { full }
+    }
+
+    pub fn config(&self, bcrypt_cost: u32) -> Result<Config, String> {
+        let url = self.database_url.clone();
+        Config::from_lookup(|name| match name {
+            "DATABASE_URL" => Some(url.clone()),
+            "JWT_SECRET" => Some(JWT_SECRET.into()),
+            "BCRYPT_COST" => Some(bcrypt_cost.to_string()),
+            // The scale section loads a million rows in one statement; requests are unaffected.
+            "DATABASE_STATEMENT_TIMEOUT_MS" => Some("60000".into()),
+            _ => None,
+        })
+        .map_err(|e| e.to_string())
+    }
+
+    pub fn app(&self, bcrypt_cost: u32) -> Result<App, String> {
+        App::new(&self.config(bcrypt_cost)?).map_err(|e| e.to_string())
+    }
+
+    pub fn line(&mut self, text: impl AsRef<str>) {
+        self.report.push_str(text.as_ref());
+        self.report.push('\n');
+    }
+}
