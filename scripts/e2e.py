@@ -59,7 +59,8 @@ def wait_until_up(deadline_s=300):
                          ("/api/auth/refresh", "POST"), ("/api/auth/signout", "POST"),
                          ("/api/tasks", "GET"), ("/api/tasks", "POST"), ("/api/tasks/1", "GET"),
                          ("/api/tasks/1", "PUT"), ("/api/tasks/1", "DELETE"), ("/api/tasks/1/complete", "PATCH"),
-                         ("/", "GET")]:
+                         ("/api/auth/password", "POST"), ("/api/auth/sessions", "GET"),
+                         ("/api/auth/sessions", "DELETE"), ("/api/auth/me", "DELETE"), ("/", "GET")]:
         while True:
             try:
                 status, _, body = request(method, path)
@@ -257,6 +258,44 @@ class Api(unittest.TestCase):
         self.assertEqual(app.delete_task(first), (404, "not found"))
         app.token = "expired-or-garbage"
         self.assertEqual(app.get_tasks(), (401, "the access token is invalid or has expired"))
+
+    def test_people_manage_their_sessions_password_and_account(self):
+        NEW = "a different passphrase"
+        SECRETS.add(NEW)
+        email, _, laptop = signup()
+        _, _, phone = request("POST", "/api/auth/signin", {"email": email, "password": PASSWORD})
+        _, _, tablet = request("POST", "/api/auth/signin", {"email": email, "password": PASSWORD})
+        status, _, listed = request("GET", "/api/auth/sessions", token=laptop)
+        self.assertEqual((status, len(listed), [s["current"] for s in listed].count(True)), (200, 3, 1))
+        # One device signed out from another, then "sign out my other devices".
+        _, _, from_tablet = request("GET", "/api/auth/sessions", token=tablet["token"])
+        tablets = next(s["id"] for s in from_tablet if s["current"])
+        status, _, body = request("DELETE", f"/api/auth/sessions/{tablets}", token=laptop)
+        self.assertEqual((status, body), (204, None))
+        self.assertError(request("GET", "/api/auth/me", token=tablet["token"]), 401, "unauthorized")
+        self.assertError(request("DELETE", f"/api/auth/sessions/{tablets}", token=laptop), 404, "not_found")
+        status, _, body = request("DELETE", "/api/auth/sessions", token=laptop)
+        self.assertEqual((status, body), (204, None))
+        self.assertError(request("GET", "/api/auth/me", token=phone["token"]), 401, "unauthorized")
+        self.assertError(request("POST", "/api/auth/refresh", {"refresh_token": phone["refresh_token"]}), 401, "unauthorized")
+        # A new password: the old one no longer signs in; the caller's session goes on.
+        self.assertError(request("POST", "/api/auth/password", {"current_password": "wrong password", "new_password": NEW},
+                                 laptop), 401, "invalid_credentials")
+        _, body = self.assertError(request("POST", "/api/auth/password", {"current_password": PASSWORD, "new_password": PASSWORD},
+                                           laptop), 422, "validation_failed")
+        self.assertIn("new_password", body["error"]["details"])
+        status, _, body = request("POST", "/api/auth/password", {"current_password": PASSWORD, "new_password": NEW}, laptop)
+        self.assertEqual((status, body), (204, None))
+        self.assertError(request("POST", "/api/auth/signin", {"email": email, "password": PASSWORD}), 401, "invalid_credentials")
+        self.assertEqual(request("GET", "/api/auth/me", token=laptop)[0], 200)
+        # Deleting the account: everything goes, the token is refused, the email is free again.
+        request("POST", "/api/tasks", {"title": "goes with the account"}, laptop)
+        self.assertError(request("DELETE", "/api/auth/me", {"password": PASSWORD}, laptop), 401, "invalid_credentials")
+        status, _, body = request("DELETE", "/api/auth/me", {"password": NEW}, laptop)
+        self.assertEqual((status, body), (204, None))
+        self.assertError(request("GET", "/api/tasks", token=laptop), 401, "unauthorized")
+        status, _, _ = request("POST", "/api/auth/signup", {"email": email, "password": PASSWORD})
+        self.assertEqual(status, 201)
 
     def test_another_users_tasks_are_invisible_and_untouchable(self):
         _, owner_id, owner = signup()

@@ -4,6 +4,8 @@
 //! theirs, and turns "no live session" into a refused token.
 
 use const_format::concatcp;
+use serde::Serialize;
+use time::OffsetDateTime;
 use tokio_postgres::Row;
 use tokio_postgres::types::Type;
 use uuid::Uuid;
@@ -21,14 +23,31 @@ const LIVE: &str = "s.ended_at IS NULL AND s.expires_at > now()";
 /// Why a caller's token is refused once its session is no longer live (for the logs).
 const ENDED: &str = "session ended or expired";
 
+/// How stale `last_used_at` may grow before a request writes it: at most one write per session
+/// in this long, and none on most requests.
+const LAST_USED_GRANULARITY: &str = "interval '5 minutes'";
+
 /// Binds the transaction to a live session's user, for the row-level security policy on
-/// tasks. No row means the session has ended or expired; `app.user_id` then stays unset and
-/// the statement after it sees, and can write, nothing.
+/// tasks, and records the session's use when `last_used_at` is stale. No row means the session
+/// has ended or expired; `app.user_id` then stays unset and the statement after it sees, and
+/// can write, nothing.
 pub fn binding(caller: Caller) -> Statement<'static> {
+    with_me(caller).push(concatcp!(
+        ", touched AS (UPDATE sessions t SET last_used_at = now() FROM me ",
+        "WHERE t.id = me.id AND me.last_used_at < now() - ",
+        LAST_USED_GRANULARITY,
+        ") SELECT set_config('app.user_id', me.user_id::text, true) FROM me"
+    ))
+}
+
+/// `WITH me AS (...)`: the caller's session row while it is live, for statements that act on
+/// the caller's account or sessions and must find nothing once the session has ended.
+fn with_me(caller: Caller) -> Statement<'static> {
     of_caller(
-        Statement::new("SELECT set_config('app.user_id', s.user_id::text, true) FROM sessions s"),
+        Statement::new("WITH me AS (SELECT s.id, s.user_id, s.last_used_at FROM sessions s"),
         caller,
     )
+    .push(")")
 }
 
 /// `statement`, over sessions `s`, narrowed to the caller's session while it is live.
@@ -51,14 +70,158 @@ pub async fn run_as(db: &Db, caller: Caller, statement: &Statement<'_>) -> Resul
 
 /// The caller's account, if their session is still live: one statement does both.
 pub async fn user(db: &Db, caller: Caller) -> Result<User> {
-    let statement = of_caller(
-        Statement::new(
-            "SELECT u.id, u.email, u.name, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id",
-        ),
-        caller,
+    User::from_row(&account_row(db, caller).await?)
+}
+
+/// The caller's account and its password hash, for the operations that ask for the password
+/// again, if their session is still live.
+pub async fn user_with_hash(db: &Db, caller: Caller) -> Result<(User, String)> {
+    let row = account_row(db, caller).await?;
+    Ok((User::from_row(&row)?, row.try_get("password_hash")?))
+}
+
+async fn account_row(db: &Db, caller: Caller) -> Result<Row> {
+    let statement = with_me(caller).push(
+        " SELECT u.id, u.email, u.name, u.created_at, u.password_hash FROM me JOIN users u ON u.id = me.user_id",
     );
-    let row = db.query_opt(&statement).await?;
-    User::from_row(&row.ok_or(Error::invalid_token(ENDED))?)
+    db.query_opt(&statement)
+        .await?
+        .ok_or(Error::invalid_token(ENDED))
+}
+
+/// A live session as its user sees it.
+#[derive(Debug, Serialize)]
+pub struct SessionInfo {
+    pub id: Uuid,
+    #[serde(serialize_with = "crate::timestamp::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(serialize_with = "crate::timestamp::rfc3339")]
+    pub last_used_at: OffsetDateTime,
+    /// Whether it is the session of the request that asked.
+    pub current: bool,
+}
+
+/// The caller's live sessions, the most recently used first.
+pub async fn list(db: &Db, caller: Caller) -> Result<Vec<SessionInfo>> {
+    let statement = with_me(caller).push(concatcp!(
+        " SELECT s.id, s.created_at, s.last_used_at, s.id = me.id AS current ",
+        "FROM me JOIN sessions s ON s.user_id = me.user_id WHERE ",
+        LIVE,
+        " ORDER BY s.last_used_at DESC, s.created_at DESC"
+    ));
+    let rows = db.query(&statement).await?;
+    // The caller's own session is always among them while it is live.
+    if rows.is_empty() {
+        return Err(Error::invalid_token(ENDED));
+    }
+    rows.iter()
+        .map(|row| {
+            Ok(SessionInfo {
+                id: row.try_get("id")?,
+                created_at: row.try_get("created_at")?,
+                last_used_at: row.try_get("last_used_at")?,
+                current: row.try_get("current")?,
+            })
+        })
+        .collect()
+}
+
+/// Which of the caller's sessions to end.
+#[derive(Debug, Clone, Copy)]
+pub enum Ending {
+    /// This one, if it is theirs and live (the caller's own included).
+    One(Uuid),
+    /// Every one but the caller's.
+    Others,
+}
+
+/// Ends sessions of the caller's: their access and refresh tokens stop working at once.
+/// Another user's session, or an unknown or ended one, is not found.
+pub async fn end_some(db: &Db, caller: Caller, which: Ending) -> Result<()> {
+    let statement = match which {
+        Ending::One(id) => with_me(caller)
+            .push(", ended AS (UPDATE sessions s SET ended_at = now() FROM me WHERE s.id = ")
+            .bind(id, Type::UUID),
+        Ending::Others => with_me(caller)
+            .push(", ended AS (UPDATE sessions s SET ended_at = now() FROM me WHERE s.id <> me.id"),
+    }
+    .push(concatcp!(
+        " AND s.user_id = me.user_id AND ",
+        LIVE,
+        " RETURNING s.id) SELECT EXISTS (SELECT FROM me) AS live, ",
+        "(SELECT count(*) FROM ended) AS ended"
+    ));
+    let row = while_live(db, &statement).await?;
+    match which {
+        Ending::One(_) if row.try_get::<_, i64>("ended")? == 0 => Err(Error::NotFound),
+        _ => Ok(()),
+    }
+}
+
+/// What a change to the caller's account did.
+pub enum Outcome {
+    Done,
+    /// The password hash is no longer the one the caller's password was checked against: it
+    /// changed meanwhile, so the check no longer holds.
+    PasswordChanged,
+}
+
+/// Replaces the caller's password hash and ends every other session of theirs, in one
+/// statement, only if the session is still live and the hash is still `verified_hash`.
+pub async fn change_password(
+    db: &Db,
+    caller: Caller,
+    verified_hash: &str,
+    new_hash: &str,
+) -> Result<Outcome> {
+    let statement = with_me(caller)
+        .push(", changed AS (UPDATE users u SET password_hash = ")
+        .bind(new_hash, Type::TEXT)
+        .push(", updated_at = now() FROM me WHERE u.id = me.user_id AND u.password_hash = ")
+        .bind(verified_hash, Type::TEXT)
+        .push(concatcp!(
+            " RETURNING u.id), ended AS (UPDATE sessions s SET ended_at = now() FROM changed, me ",
+            "WHERE s.user_id = changed.id AND s.id <> me.id AND s.ended_at IS NULL RETURNING s.id) ",
+            "SELECT EXISTS (SELECT FROM me) AS live, EXISTS (SELECT FROM changed) AS done, ",
+            "(SELECT count(*) FROM ended) AS ended"
+        ));
+    outcome(db, &statement).await
+}
+
+/// Deletes the caller's account, and with it (ON DELETE CASCADE, same statement) its tasks,
+/// sessions and refresh tokens, only if the session is still live and the password hash is
+/// still `verified_hash`.
+pub async fn delete_account(db: &Db, caller: Caller, verified_hash: &str) -> Result<Outcome> {
+    let statement = with_me(caller)
+        .push(", deleted AS (DELETE FROM users u USING me WHERE u.id = me.user_id AND u.password_hash = ")
+        .bind(verified_hash, Type::TEXT)
+        .push(concatcp!(
+            " RETURNING u.id) SELECT EXISTS (SELECT FROM me) AS live, ",
+            "EXISTS (SELECT FROM deleted) AS done"
+        ));
+    outcome(db, &statement).await
+}
+
+/// The one row of a statement over `me` that answers `live`: the session was live when it ran,
+/// or the caller's token is refused.
+async fn while_live(db: &Db, statement: &Statement<'_>) -> Result<Row> {
+    let row = db
+        .query_opt(statement)
+        .await?
+        .ok_or_else(|| Error::Internal("SELECT gave no row".into()))?;
+    if !row.try_get::<_, bool>("live")? {
+        return Err(Error::invalid_token(ENDED));
+    }
+    Ok(row)
+}
+
+async fn outcome(db: &Db, statement: &Statement<'_>) -> Result<Outcome> {
+    let row = while_live(db, statement).await?;
+    Ok(if row.try_get("done")? {
+        Outcome::Done
+    } else {
+        Outcome::PasswordChanged
+    })
 }
 
 /// Opens a session and its first refresh token, in one statement.
@@ -93,6 +256,9 @@ const ROTATE: &str = concatcp!(
         UPDATE sessions s SET ended_at = now() FROM presented p
         WHERE s.id = p.session_id AND p.spent AND s.ended_at IS NULL
         RETURNING s.id
+    ),
+    touched AS (
+        UPDATE sessions s SET last_used_at = now() FROM used WHERE s.id = used.session_id
     ),
     issued AS (
         INSERT INTO refresh_tokens (token_hash, session_id, expires_at)
@@ -166,13 +332,5 @@ pub async fn refresh(
 
 /// Ends the caller's session: its refresh tokens and access tokens stop working at once.
 pub async fn end(db: &Db, caller: Caller) -> Result<()> {
-    let statement = of_caller(
-        Statement::new("UPDATE sessions s SET ended_at = now()"),
-        caller,
-    )
-    .push(" RETURNING s.id");
-    db.query_opt(&statement)
-        .await?
-        .map(|_| ())
-        .ok_or(Error::invalid_token(ENDED))
+    end_some(db, caller, Ending::One(caller.session)).await
 }

@@ -113,6 +113,10 @@ pub async fn dispatch(app: &App, endpoint: &str, req: Request) -> Response<Body>
         "update" => update::handle(app, req).await,
         "delete" => delete::handle(app, req).await,
         "toggle" => toggle::handle(app, req).await,
+        "password" => password::handle(app, req).await,
+        "sessions" => sessions::handle(app, req).await,
+        "revoke" => revoke::handle(app, req).await,
+        "account" => account::handle(app, req).await,
         "fallback" => fallback::handle(req).await,
         other => panic!("no endpoint {other}"),
     };

@@ -1,29 +1,37 @@
 //! One handler per endpoint, each a plain async function of the request so tests can call it
 //! in-process. A function binary wires exactly one of them to the Lambda runtime.
 
+pub mod account;
 pub mod create;
 pub mod delete;
 pub mod fallback;
 pub mod get;
 pub mod list;
 pub mod me;
+pub mod password;
 pub mod refresh;
+pub mod revoke;
+pub mod sessions;
 pub mod signin;
 pub mod signout;
 pub mod signup;
 pub mod toggle;
 pub mod update;
 
+use secrecy::SecretString;
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::App;
 use crate::auth::Caller;
 use crate::error::{Error, Result};
-use crate::http::{Body, Request, Response, StatusCode, bearer_token, json, path_param};
+use crate::http::{
+    Body, Request, Response, StatusCode, bearer_token, json, path_param, source_address,
+};
 use crate::sessions::Issued;
 use crate::tasks::TaskId;
-use crate::users::User;
+use crate::throttle;
+use crate::users::{Email, User};
 
 /// The caller a request's bearer token was issued to.
 fn caller(app: &App, req: &Request) -> Result<Caller> {
@@ -74,4 +82,25 @@ fn task_id(req: &Request) -> Result<TaskId> {
         .as_deref()
         .and_then(TaskId::parse)
         .ok_or(Error::NotFound)
+}
+
+/// Checks the password of the caller's account again, before a change only its owner may
+/// make. The signin throttle applies, and a wrong password counts toward it.
+async fn confirm_password(
+    app: &App,
+    req: &Request,
+    user: &User,
+    hash: &str,
+    password: &SecretString,
+) -> Result<()> {
+    let email = Email::parse(&user.email)
+        .map_err(|problem| Error::Internal(format!("a stored email {problem}")))?;
+    let keys = throttle::signin_keys(&email, source_address(req));
+    throttle::check(&app.db, &keys).await?;
+    if app.passwords.verify(password, Some(hash)).await? {
+        return Ok(());
+    }
+    tracing::info!(reason = "wrong password", "password confirmation refused");
+    throttle::hit(&app.db, &keys).await?;
+    Err(Error::InvalidCredentials)
 }

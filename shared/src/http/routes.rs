@@ -14,9 +14,12 @@ const DELETE: Method = Method::DELETE;
 pub const ROUTES: &[(&str, &[Method])] = &[
     ("/api/auth/signup", &[POST]),
     ("/api/auth/signin", &[POST]),
-    ("/api/auth/me", &[GET]),
+    ("/api/auth/me", &[GET, DELETE]),
     ("/api/auth/refresh", &[POST]),
     ("/api/auth/signout", &[POST]),
+    ("/api/auth/password", &[POST]),
+    ("/api/auth/sessions", &[GET, DELETE]),
+    ("/api/auth/sessions/{id}", &[DELETE]),
     ("/api/tasks", &[GET, POST]),
     ("/api/tasks/{id}", &[GET, PUT, PATCH, DELETE]),
     ("/api/tasks/{id}/complete", &[PATCH]),
@@ -62,7 +65,8 @@ mod tests {
         );
         assert_eq!(methods_for("/api/tasks/x/complete"), Some(&[PATCH][..]));
         assert_eq!(methods_for("/api/42/tasks"), Some(&[GET, POST][..]));
-        assert_eq!(methods_for("/api/auth/me"), Some(&[GET][..]));
+        assert_eq!(methods_for("/api/auth/me"), Some(&[GET, DELETE][..]));
+        assert_eq!(methods_for("/api/auth/sessions/x"), Some(&[DELETE][..]));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub use list::{Cursor, CursorKey, ListQuery, MAX_UNPAGED, Order, Sort, Status};
 use serde::Serialize;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
+use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use crate::auth::Caller;
@@ -81,9 +82,15 @@ async fn one(db: &Db, caller: Caller, statement: &Statement<'_>) -> Result<Optio
 }
 
 pub async fn create(db: &Db, caller: Caller, task: &NewTask) -> Result<Task> {
-    one(db, caller, &sql::create(caller.user, task))
-        .await?
-        .ok_or_else(|| Error::Internal("INSERT … RETURNING gave no row".into()))
+    match one(db, caller, &sql::create(caller.user, task)).await {
+        Ok(task) => task.ok_or_else(|| Error::Internal("INSERT … RETURNING gave no row".into())),
+        // The account was deleted between the session check and the insert (the delete holds
+        // the user's row until it commits): its session ended with it.
+        Err(Error::Database(e)) if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
+            Err(Error::invalid_token("account deleted"))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 pub async fn get(db: &Db, caller: Caller, id: TaskId) -> Result<Option<Task>> {

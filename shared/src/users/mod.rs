@@ -51,6 +51,12 @@ pub struct Credentials {
     pub password: SecretString,
 }
 
+/// A validated password change: the current password as typed, the new one by signup's rules.
+pub struct PasswordChange {
+    pub current: SecretString,
+    pub new: NewPassword,
+}
+
 /// Creates an account; an address already taken, in any case, is [`Error::EmailTaken`].
 pub async fn create(
     db: &Db,

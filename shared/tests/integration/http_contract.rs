@@ -284,8 +284,21 @@ async fn the_event_fixtures_drive_every_function_end_to_end() {
 async fn the_fixtures_as_committed_are_answered_by_the_contract() {
     let app = app();
     // With the placeholder token every protected fixture is a clean 401, never a failure.
-    for name in ["me", "list", "get", "toggle", "signout", "refresh"] {
-        let response = dispatch(&app, name, fixture(name, &[])).await;
+    for name in [
+        "me",
+        "list",
+        "get",
+        "toggle",
+        "signout",
+        "refresh",
+        "password",
+        "sessions",
+        "revoke",
+        "revoke-others",
+        "account",
+    ] {
+        let endpoint = name.split('-').next().unwrap();
+        let response = dispatch(&app, endpoint, fixture(name, &[])).await;
         assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized");
     }
     // DELETE /api/tasks through the $default route.
@@ -310,7 +323,8 @@ async fn unrouted_requests_get_the_contracts_404_or_405() {
         ),
         (Method::GET, "/api/tasks/12/complete", Some("PATCH")),
         (Method::PUT, "/api/auth/signin", Some("POST")),
-        (Method::OPTIONS, "/api/auth/me", Some("GET")),
+        (Method::OPTIONS, "/api/auth/me", Some("GET, DELETE")),
+        (Method::GET, "/api/auth/sessions/1", Some("DELETE")),
         (Method::TRACE, "/api/x/tasks", Some("GET, POST")),
         (Method::GET, "/", None),
         (Method::GET, "/api", None),

@@ -6,6 +6,7 @@
 mod relay;
 mod support;
 
+mod accounts;
 mod auth;
 mod database;
 mod http_contract;

@@ -1,0 +1,11 @@
+//! The `account` Lambda function: wiring only; the handler lives in `shared::handlers::account`.
+
+use lambda_http::{Error, run, service_fn};
+use shared::{App, handlers::account};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    shared::logging::init();
+    let app = App::load().await?;
+    run(service_fn(|req| account::handle(&app, req))).await
+}

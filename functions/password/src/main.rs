@@ -1,0 +1,11 @@
+//! The `password` Lambda function: wiring only; the handler lives in `shared::handlers::password`.
+
+use lambda_http::{Error, run, service_fn};
+use shared::{App, handlers::password};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    shared::logging::init();
+    let app = App::load().await?;
+    run(service_fn(|req| password::handle(&app, req))).await
+}
