@@ -14,9 +14,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "tools, database and SSM emulator"
 ensure_tools
-started_db="" own_db="" watch_pid="" moto_pid=""
+started_db="" own_db="" watch_pid="" client_watch_pid="" moto_pid=""
 cleanup() {
-  if [ -n "$watch_pid" ]; then kill -- "-$watch_pid" 2>/dev/null || true; wait "$watch_pid" 2>/dev/null || true; fi
+  for pid in $watch_pid $client_watch_pid; do kill -- "-$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   if [ -n "$moto_pid" ]; then kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; fi
   if [ -n "$started_db" ]; then scripts/local-db.sh stop; fi
 }
@@ -111,12 +111,38 @@ FUZZ_USER_ID="$fuzz_user" PYTHONPATH=tests SCHEMATHESIS_HOOKS=fuzz_hooks schemat
   --phases examples,coverage,fuzzing --generation-codec utf-8 --exclude-operation-id signout \
   --max-examples 25 --workers 1 --max-time "${FUZZ_SECONDS:-120}" --no-color
 
-step "no password, hash or token in the functions' logs"
-if grep -nF -f "$secrets" "$log" | head -n 5 | grep . ||
-  grep -nE 'eyJ[A-Za-z0-9_-]{8,}\.|\$2[aby]\$[0-9]{2}\$' "$log" | head -n 5 | grep .; then
-  echo "secrets found in $log" >&2
+step "TypeScript client: types match openapi.yaml, build, Node tests and a browser against make dev"
+ensure_node
+ensure_chromium
+(cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error && npm run --silent check-schema && npm run --silent build)
+# A make dev of its own with 60-second access tokens, so the tests refresh across a real expiry
+# (the one above keeps the default: the fuzzer's token must outlive its run).
+client_port=${CLIENT_E2E_PORT:-9124}
+client_log="$root/target/client-watch.log"
+JWT_TTL_SECONDS=60 JWT_SECRET="end-to-end-tests-secret-of-at-least-32-bytes" BCRYPT_COST=4 PORT="$client_port" \
+  WATCH_ARGS=--ignore-changes setsid scripts/dev.sh >"$client_log" 2>&1 &
+client_watch_pid=$!
+for _ in $(seq 1 300); do
+  curl -s "http://127.0.0.1:$client_port/api/auth/me" | grep -q unauthorized && break
+  sleep 0.5
+done
+# The runs above failed signins from 127.0.0.1 on purpose; these tests start with a clean slate.
+psql -q "${MIGRATION_DATABASE_URL:-$DATABASE_URL}" -c "DELETE FROM throttles WHERE key LIKE '%127.0.0.1%'"
+if ! (cd clients/typescript && API_URL="http://127.0.0.1:$client_port" npm test --silent &&
+  API_URL="http://127.0.0.1:$client_port" npm run --silent test:browser); then
+  echo "--- client make dev log (last 40 lines)" >&2
+  tail -n 40 "$client_log" >&2
   exit 1
 fi
+
+step "no password, hash or token in the functions' logs"
+for scanned in "$log" "$client_log"; do
+  if grep -nF -f "$secrets" "$scanned" | head -n 5 | grep . ||
+    grep -nE 'eyJ[A-Za-z0-9_-]{8,}\.|\$2[aby]\$[0-9]{2}\$' "$scanned" | head -n 5 | grep .; then
+    echo "secrets found in $scanned" >&2
+    exit 1
+  fi
+done
 
 step "package: one arm64 zip per function"
 scripts/package.sh

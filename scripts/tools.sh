@@ -11,3 +11,13 @@ ensure_tools() {
   "$root/.venv/bin/pip" install -q --disable-pip-version-check -r "$root/tools/requirements.txt"
   cp "$root/tools/requirements.txt" "$stamp"
 }
+
+# Debian packages the TypeScript client's tests need, installed when missing (as root, or with sudo).
+apt_install() {
+  echo "tools: installing $* (Debian packages)" >&2
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq "$@" >/dev/null
+  else sudo apt-get update -qq && sudo apt-get install -y -qq "$@" >/dev/null; fi
+}
+ensure_node() { command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm; }
+# Debian's own Chromium: test tools' browser downloads do not work on these machines.
+ensure_chromium() { command -v chromium >/dev/null || apt_install chromium; }

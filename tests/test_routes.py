@@ -170,7 +170,15 @@ def headers_set_by_functions(root=ROOT):
     for path in [root / "shared/src/error.rs", *(root / "shared/src/http").glob("*.rs")]:
         for constant in re.findall(r"\.insert\(\s*([A-Z_]+)\s*,", path.read_text()):
             found.add(constant.lower().replace("_", "-"))
-    return found
+    # CORS's own headers are about the others, not read by browser code.
+    return {name for name in found if not name.startswith("access-control-")}
+
+
+def exposed_by_functions(root=ROOT):
+    """The `Access-Control-Expose-Headers` the functions send (for `cargo lambda watch`)."""
+    source = (root / "shared/src/http/response.rs").read_text()
+    listed = re.search(r'const EXPOSED: &str = "([^"]*)";', source).group(1)
+    return {name.strip().lower() for name in listed.split(",")}
 
 
 def exposed_headers(root=ROOT):
@@ -220,6 +228,9 @@ class RoutesAgree(unittest.TestCase):
     def test_cors_exposes_every_header_the_functions_set_for_browser_code(self):
         unexposed = headers_set_by_functions() - SAFELISTED - exposed_headers()
         self.assertEqual(unexposed, set(), "add them to CorsConfiguration.ExposeHeaders in template.yaml")
+
+    def test_local_cors_exposes_what_api_gateway_does(self):
+        self.assertEqual(exposed_by_functions(), exposed_headers())
 
     def test_the_header_check_reads_what_the_functions_set(self):
         self.assertTrue({"retry-after", "www-authenticate", "link", "allow", "cache-control"} <= headers_set_by_functions())

@@ -1,7 +1,9 @@
 //! Writing responses: JSON, a page with its `Link`, no content, and errors as `error` maps them.
 
 use lambda_http::http::StatusCode;
-use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, LINK};
+use lambda_http::http::header::{
+    ACCESS_CONTROL_EXPOSE_HEADERS, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, LINK,
+};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
@@ -31,6 +33,13 @@ pub fn no_content() -> Response<Body> {
     response(StatusCode::NO_CONTENT, Body::Empty, false)
 }
 
+/// The headers browser code on another origin may read beyond the safelisted ones: the
+/// throttle's wait, why a token was refused, the next page, a 405's methods. In AWS, API
+/// Gateway answers with template.yaml's `ExposeHeaders` instead (it replaces CORS headers from
+/// functions; a test keeps the two lists equal); `cargo lambda watch` passes this one through,
+/// so browser code under `make dev` reads what it reads in production.
+const EXPOSED: &str = "retry-after, www-authenticate, link, allow";
+
 fn response(status: StatusCode, body: Body, is_json: bool) -> Response<Body> {
     let mut response = Response::new(body);
     *response.status_mut() = status;
@@ -39,6 +48,10 @@ fn response(status: StatusCode, body: Body, is_json: bool) -> Response<Body> {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(EXPOSED),
+    );
     response
 }
 

@@ -1,0 +1,74 @@
+// The example's whole logic: the client does sessions, refresh and errors; this only renders.
+import { createClient, localStorageAdapter } from "../dist/index.js";
+
+const api = new URLSearchParams(location.search).get("api") ?? "http://127.0.0.1:9000";
+const $ = (selector) => document.querySelector(selector);
+
+const client = createClient({
+  baseUrl: api,
+  storage: localStorageAdapter(),
+  onSessionEnd: () => show("your session has ended; sign in again"),
+});
+// For the browser test, which drives two tabs at once.
+window.todo = client;
+
+function show(error) {
+  $("#error").textContent = error ? (error.message ?? String(error)) : "";
+}
+
+async function attempt(action) {
+  show(null);
+  try {
+    await action();
+  } catch (error) {
+    show(error);
+  }
+  try {
+    await render();
+  } catch (error) {
+    show(error);
+  }
+}
+
+async function render() {
+  const user = client.auth.user();
+  $("#auth").hidden = Boolean(user);
+  $("#app").hidden = !user;
+  $("#tasks").replaceChildren();
+  if (!user) return;
+  $("#who").textContent = user.email;
+  for (const task of await client.tasks.list()) {
+    const item = document.createElement("li");
+    item.dataset.id = String(task.id);
+    item.className = task.completed ? "done" : "";
+    item.innerHTML =
+      '<input class="title"> <button class="save">Save</button> ' +
+      '<button class="toggle"></button> <button class="delete">Delete</button>';
+    item.querySelector(".title").value = task.title;
+    item.querySelector(".toggle").textContent = task.completed ? "Undo" : "Done";
+    item.querySelector(".save").onclick = () =>
+      attempt(() => client.tasks.update(task.id, { title: item.querySelector(".title").value }));
+    item.querySelector(".toggle").onclick = () => attempt(() => client.tasks.toggle(task.id));
+    item.querySelector(".delete").onclick = () => attempt(() => client.tasks.remove(task.id));
+    $("#tasks").append(item);
+  }
+}
+
+$("#auth").onsubmit = (event) => {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  const credentials = { email: form.get("email"), password: form.get("password") };
+  attempt(() => client.auth[event.submitter.value](credentials));
+};
+$("#add").onsubmit = (event) => {
+  event.preventDefault();
+  const title = event.target.elements.title;
+  attempt(async () => {
+    await client.tasks.create({ title: title.value });
+    title.value = "";
+  });
+};
+$("#signout").onclick = () => attempt(() => client.auth.signOut());
+
+// The stored session, if any, survives a reload.
+attempt(async () => {});

@@ -1,0 +1,159 @@
+// The example page in headless Chromium (Debian's, through playwright-core: no browser download)
+// against a running `make dev` (API_URL). The page is served from another origin than the API,
+// so every call is a real cross-origin request with its CORS preflight.
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import { extname } from "node:path";
+import { after, before, test } from "node:test";
+
+import { chromium } from "playwright-core";
+
+const api = process.env.API_URL ?? "http://127.0.0.1:9000";
+const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const PASSWORD = "correct horse battery";
+const STORAGE_KEY = "todo-auth-client.session";
+const root = new URL("../", import.meta.url);
+const types = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript" };
+
+let server;
+let browser;
+let page;
+
+/** Serves the package directory (example/ and dist/) on a port of its own. */
+function serve() {
+  return new Promise((resolve) => {
+    const files = createServer(async (req, res) => {
+      const path = new URL(req.url, "http://localhost").pathname;
+      if (path.includes("..") || !/^\/(example|dist)\//.test(path)) {
+        res.writeHead(404).end();
+        return;
+      }
+      try {
+        const body = await readFile(new URL(`.${path}`, root));
+        res.writeHead(200, { "Content-Type": types[extname(path)] ?? "application/octet-stream" });
+        res.end(body);
+      } catch {
+        res.writeHead(404).end();
+      }
+    });
+    files.listen(0, "127.0.0.1", () => resolve(files));
+  });
+}
+
+const exampleUrl = () => `http://127.0.0.1:${server.address().port}/example/index.html?api=${encodeURIComponent(api)}`;
+
+before(async () => {
+  server = await serve();
+  browser = await chromium.launch({
+    executablePath,
+    // As root Chromium needs --no-sandbox; the rest keeps it off the network this machine lacks.
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+const titles = (tab) => tab.locator("#tasks li .title").evaluateAll((inputs) => inputs.map((i) => i.value));
+
+test("a person signs up, adds, lists, edits, toggles, deletes and signs out", async () => {
+  const context = await browser.newContext();
+  page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  await page.goto(exampleUrl());
+
+  const email = `browser-${crypto.randomUUID()}@example.com`;
+  await page.fill("#auth [name=email]", email);
+  await page.fill("#auth [name=password]", PASSWORD);
+  await page.click("#signup");
+  await page.waitForSelector("#app:not([hidden])");
+  assert.equal(await page.textContent("#who"), email);
+
+  for (const title of ["Buy milk", "Call mum"]) {
+    await page.fill("#add [name=title]", title);
+    await page.click("#add button");
+    await page.waitForFunction((n) => document.querySelectorAll("#tasks li").length === n, title === "Buy milk" ? 1 : 2);
+  }
+  assert.deepEqual(await titles(page), ["Call mum", "Buy milk"]);
+
+  // The API's message, not "[object Object]".
+  await page.fill("#add [name=title]", "   ");
+  await page.click("#add button");
+  await page.waitForFunction(() => document.querySelector("#error").textContent !== "");
+  assert.equal(await page.textContent("#error"), "title must be 1 to 200 characters");
+
+  // Newest first: "Buy milk" is the second.
+  const milk = page.locator("#tasks li").nth(1);
+  assert.equal(await milk.locator(".title").inputValue(), "Buy milk");
+  await milk.locator(".title").fill("Buy oat milk");
+  await milk.locator(".save").click();
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll("#tasks .title")].some((i) => i.value === "Buy oat milk"),
+  );
+  const oat = page.locator("#tasks li").filter({ has: page.locator(".title") }).nth(1);
+  await oat.locator(".toggle").click();
+  await page.waitForSelector("#tasks li.done");
+  assert.equal(await page.locator("#tasks li.done .title").inputValue(), "Buy oat milk");
+
+  await page.locator("#tasks li.done .delete").click();
+  await page.waitForFunction(() => document.querySelectorAll("#tasks li").length === 1);
+  assert.deepEqual(await titles(page), ["Call mum"]);
+
+  await page.click("#signout");
+  await page.waitForSelector("#auth:not([hidden])");
+  assert.equal(await page.evaluate((key) => localStorage.getItem(key), STORAGE_KEY), null);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("two tabs refreshing at once spend the refresh token once and both go on", async () => {
+  const context = await browser.newContext();
+  const [first, second] = [await context.newPage(), await context.newPage()];
+  const refreshes = [];
+  for (const tab of [first, second]) {
+    tab.on("request", (request) => {
+      if (request.url().endsWith("/api/auth/refresh")) refreshes.push(request.url());
+    });
+    tab.on("response", async (response) => {
+      if (process.env.DEBUG_TABS) console.error(response.request().method(), response.url(), response.status());
+    });
+    tab.on("console", (m) => process.env.DEBUG_TABS && console.error("console:", m.text()));
+  }
+  await first.goto(exampleUrl());
+  await first.evaluate(
+    ([email, password]) => window.todo.auth.signUp({ email, password }),
+    [`tabs-${crypto.randomUUID()}@example.com`, PASSWORD],
+  );
+  await first.evaluate(() => window.todo.tasks.create({ title: "shared" }));
+  // The second tab finds the session in localStorage.
+  await second.goto(exampleUrl());
+  await second.waitForSelector("#app:not([hidden])");
+
+  // The access token is due in both tabs (they share the storage): both refresh at once.
+  await first.evaluate((key) => {
+    const session = JSON.parse(localStorage.getItem(key));
+    localStorage.setItem(key, JSON.stringify({ ...session, expiresAt: Date.now() - 1000 }));
+  }, STORAGE_KEY);
+  const [a, b] = await Promise.all(
+    [first, second].map((tab) => tab.evaluate(() => window.todo.tasks.list().then((l) => l.length))),
+  );
+  assert.deepEqual([a, b], [1, 1]);
+  assert.equal(refreshes.length, 1, "the Web Lock let one tab refresh; the other used its result");
+  // A refresh token spent twice would have ended the session; it goes on in both tabs.
+  for (const tab of [first, second]) {
+    assert.equal(await tab.evaluate(() => window.todo.tasks.list().then((l) => l.length)), 1);
+  }
+  await context.close();
+});
