@@ -74,8 +74,9 @@ port=${E2E_PORT:-9123}
 base="http://127.0.0.1:$port"
 log="$root/target/e2e-watch.log"
 secrets="$root/target/e2e-secrets.txt"
-# At DEBUG, so the log scan below also covers what only verbose logs would show.
-RUST_LOG=debug JWT_SECRET="end-to-end-tests-secret-of-at-least-32-bytes" BCRYPT_COST=4 PORT="$port" \
+# The functions at TRACE (one console setting in AWS), so the log scan below covers what the most
+# verbose logs would show; the emulator itself at DEBUG.
+AWS_LAMBDA_LOG_LEVEL=TRACE RUST_LOG=debug JWT_SECRET="end-to-end-tests-secret-of-at-least-32-bytes" BCRYPT_COST=4 PORT="$port" \
   WATCH_ARGS=--ignore-changes setsid scripts/dev.sh >"$log" 2>&1 &
 watch_pid=$!
 # Every request through make dev comes from 127.0.0.1: start with that address's throttle
@@ -119,7 +120,7 @@ ensure_chromium
 # (the one above keeps the default: the fuzzer's token must outlive its run).
 client_port=${CLIENT_E2E_PORT:-9124}
 client_log="$root/target/client-watch.log"
-JWT_TTL_SECONDS=60 JWT_SECRET="end-to-end-tests-secret-of-at-least-32-bytes" BCRYPT_COST=4 PORT="$client_port" \
+AWS_LAMBDA_LOG_LEVEL=TRACE JWT_TTL_SECONDS=60 JWT_SECRET="end-to-end-tests-secret-of-at-least-32-bytes" BCRYPT_COST=4 PORT="$client_port" \
   WATCH_ARGS=--ignore-changes setsid scripts/dev.sh >"$client_log" 2>&1 &
 client_watch_pid=$!
 for _ in $(seq 1 300); do

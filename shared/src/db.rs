@@ -90,7 +90,7 @@ const DEFAULT_ALIVE_WINDOW: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error(transparent)]
+    #[error("{}", describe(.0))]
     Postgres(#[from] tokio_postgres::Error),
     #[error("the database did not answer within {0:?}")]
     TimedOut(Duration),
@@ -328,6 +328,29 @@ impl Db {
         {
             *slot = None;
         }
+    }
+}
+
+/// What the log says of a failure: for a server error its SQLSTATE, severity, message and
+/// constraint, never its DETAIL (which can quote row values, such as a hash or an email);
+/// otherwise tokio-postgres's own words and their cause (a network error, say). Its own
+/// `Display` says only "db error".
+fn describe(error: &tokio_postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        let constraint = db
+            .constraint()
+            .map(|c| format!(" (constraint {c})"))
+            .unwrap_or_default();
+        return format!(
+            "SQLSTATE {} {}: {}{constraint}",
+            db.code().code(),
+            db.severity(),
+            db.message()
+        );
+    }
+    match std::error::Error::source(error) {
+        Some(cause) => format!("{error}: {cause}"),
+        None => error.to_string(),
     }
 }
 

@@ -1,7 +1,8 @@
 //! Log set-up for every function: Lambda's advanced logging controls (`AWS_LAMBDA_LOG_LEVEL`,
-//! `AWS_LAMBDA_LOG_FORMAT=JSON`) or `RUST_LOG`, like lambda_http's default subscriber, except that
-//! tokio-postgres never logs below INFO: at DEBUG it prints statement parameters, which include
-//! password hashes.
+//! `AWS_LAMBDA_LOG_FORMAT=JSON`) or `RUST_LOG`, like lambda_http's default subscriber, except
+//! that some crates never log below INFO, whatever the level: tokio-postgres prints statement
+//! parameters (password hashes) at DEBUG, and the Lambda runtime prints every raw event
+//! (passwords, refresh tokens, the `Authorization` header) at TRACE.
 
 use lambda_http::tracing::subscriber::EnvFilter;
 use lambda_http::tracing::subscriber::filter::{Directive, LevelFilter};
@@ -37,11 +38,20 @@ where
         .finish()
 }
 
+/// The crates capped at INFO, because below it they log what must never be logged.
+const QUIET: [&str; 5] = [
+    "tokio_postgres=info",
+    "postgres_protocol=info",
+    "lambda_runtime=info",
+    "lambda_runtime_api_client=info",
+    "lambda_http=info",
+];
+
 fn filter(level: &str) -> EnvFilter {
     let mut filter = EnvFilter::builder()
         .with_default_directive(LevelFilter::INFO.into())
         .parse_lossy(level.to_lowercase());
-    for quiet in ["tokio_postgres=info", "postgres_protocol=info"] {
+    for quiet in QUIET {
         if let Ok(directive) = quiet.parse::<Directive>() {
             filter = filter.add_directive(directive);
         }

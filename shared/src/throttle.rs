@@ -107,14 +107,20 @@ const BLOCKED_FOR: &str =
     FROM throttles WHERE key = ANY($1) AND blocked_until > now()";
 
 /// `$1` key, `$2` free hits, `$3` longest delay, `$4` quiet period (seconds). The new count
-/// is spelled twice because `SET` cannot read its own result; a few stale rows of other keys
-/// are pruned on the way, so the table stays the size of recent abuse.
+/// is spelled twice because `SET` cannot read its own result. A few stale rows of other keys
+/// are pruned on the way, so the table stays the size of recent abuse: only rows no one else
+/// holds (`SKIP LOCKED`: two prunes never wait on each other, so never deadlock), and only if
+/// still stale when deleted (the staleness test is repeated where the row is locked, so a
+/// row another transaction just hit keeps its count).
 const HIT: &str = "WITH pruned AS (
-        DELETE FROM throttles WHERE key IN (
+        DELETE FROM throttles t WHERE t.key IN (
             SELECT key FROM throttles
             WHERE key <> $1 AND last_hit_at < now() - make_interval(secs => $4)
             AND (blocked_until IS NULL OR blocked_until < now())
-            LIMIT 20)
+            LIMIT 20
+            FOR UPDATE SKIP LOCKED)
+        AND t.last_hit_at < now() - make_interval(secs => $4)
+        AND (t.blocked_until IS NULL OR t.blocked_until < now())
     )
     INSERT INTO throttles AS t (key, hits, last_hit_at, blocked_until)
     VALUES ($1, 1, now(), CASE WHEN 1 > $2 THEN now() + make_interval(secs => least(1, $3)) END)

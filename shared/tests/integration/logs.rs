@@ -149,3 +149,74 @@ async fn logs_are_json_lines_with_request_ids_and_reasons_but_no_secrets() {
     }
     assert!(!text.contains("eyJ"), "no JWT fragment either");
 }
+
+/// What the Lambda runtime and tokio-postgres log below INFO (raw events with passwords and
+/// tokens; statement parameters) stays out, even with the level at TRACE.
+#[tokio::test]
+async fn at_trace_the_runtimes_raw_events_and_statement_parameters_are_not_logged() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = shared::logging::json_subscriber("TRACE", move || writer.clone());
+    let _guard = tracing::subscriber::set_default(subscriber);
+    // As lambda_runtime 1.x logs every invocation (layers/api_response.rs), and tokio-postgres
+    // its statements.
+    tracing::trace!(
+        target: "lambda_runtime::layers::api_response",
+        body = r#"{"password": "runtime-event-secret"}"#,
+        "raw JSON event received from Lambda"
+    );
+    tracing::debug!(target: "lambda_runtime_api_client", "runtime-client-secret");
+    tracing::debug!(target: "lambda_http::request", "http-layer-secret");
+    tracing::debug!(target: "tokio_postgres::query", "statement-parameter-secret");
+    tracing::trace!("ours at trace");
+    tracing::info!(target: "lambda_runtime", "the runtime at info");
+
+    let text = serde_json::to_string(&captured.lines()).unwrap();
+    for secret in [
+        "runtime-event-secret",
+        "runtime-client-secret",
+        "http-layer-secret",
+        "statement-parameter-secret",
+    ] {
+        assert!(!text.contains(secret), "{secret} was logged: {text}");
+    }
+    assert!(text.contains("ours at trace"), "{text}");
+    assert!(text.contains("the runtime at info"), "{text}");
+}
+
+/// A database failure answered 500 is logged with what the log needs to explain it: SQLSTATE,
+/// message and constraint. Never its DETAIL, which quotes the row's values.
+#[tokio::test]
+async fn a_database_error_is_logged_with_its_sqlstate_and_message_but_not_its_detail() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = shared::logging::json_subscriber("info", move || writer.clone());
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let app = app();
+    let key = format!("row-value-{}", uuid::Uuid::new_v4());
+    let duplicate = shared::db::Statement::new(
+        "INSERT INTO throttles (key, hits, last_hit_at) VALUES ($1, 1, now()), ($1, 1, now())",
+    )
+    .arg(key.as_str(), tokio_postgres::types::Type::TEXT);
+    let error = shared::Error::Database(app.db.query(&duplicate).await.unwrap_err());
+    let response = shared::http::error_response(&error);
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+
+    let failure = captured
+        .lines()
+        .into_iter()
+        .find(|line| line["fields"]["message"] == "request failed")
+        .expect("the 500 is logged");
+    let logged = failure["fields"]["error"].as_str().unwrap();
+    assert!(logged.contains("SQLSTATE 23505"), "{logged}");
+    assert!(
+        logged.contains("duplicate key value violates unique constraint"),
+        "{logged}"
+    );
+    assert!(logged.contains("throttles_pkey"), "{logged}");
+    assert!(!logged.contains(&key), "DETAIL quotes the row: {logged}");
+    // And the client learns nothing of it.
+    let (_, body) = read(response);
+    assert!(!body.to_string().contains("23505"), "{body}");
+}

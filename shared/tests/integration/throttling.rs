@@ -186,3 +186,53 @@ async fn signups_from_one_address_are_throttled() {
     assert_error(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
     assert_eq!(signup_from(address()).await.status(), StatusCode::CREATED);
 }
+
+/// Owners come back after a quiet hour, many at once: each hit prunes a few stale keys of other
+/// people's, possibly the very keys being hit at that moment. No hit may fail (a deadlock
+/// between two prunes would be a 500), and no key hit just now may be pruned: every address
+/// has its fresh count afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_hits_on_stale_keys_neither_fail_nor_lose_a_fresh_count() {
+    let addresses: Vec<String> = (0..24).map(|_| address()).collect();
+    let admin = admin().await;
+    for ip in &addresses {
+        admin
+            .execute(
+                "INSERT INTO throttles (key, hits, last_hit_at)
+                 VALUES ('signup-address:' || $1, 3, now() - interval '2 hours')",
+                &[ip],
+            )
+            .await
+            .unwrap();
+    }
+    let mut hits = Vec::new();
+    for ip in addresses.clone() {
+        hits.push(tokio::spawn(async move {
+            // An app of its own: a connection of its own, as another function instance has.
+            let app = app();
+            let keys = shared::throttle::signup_keys(Some(ip.parse().unwrap()), 10);
+            for _ in 0..3 {
+                shared::throttle::hit(&app.db, &keys).await?;
+            }
+            Ok::<_, shared::Error>(())
+        }));
+    }
+    for hit in hits {
+        hit.await.unwrap().unwrap();
+    }
+    for ip in &addresses {
+        let row = admin
+            .query_opt(
+                "SELECT hits FROM throttles WHERE key = 'signup-address:' || $1",
+                &[ip],
+            )
+            .await
+            .unwrap();
+        let hits: Option<i32> = row.map(|r| r.get(0));
+        assert_eq!(
+            hits,
+            Some(3),
+            "{ip}: the quiet hour restarted it at 1, then 2 more"
+        );
+    }
+}
