@@ -31,12 +31,17 @@ impl Captured {
     }
 }
 
-#[tokio::test]
-async fn logs_are_json_lines_with_request_ids_and_reasons_but_no_secrets() {
+/// The functions' JSON logs at `level`, captured while the guard lives.
+fn capture(level: &str) -> (Captured, tracing::subscriber::DefaultGuard) {
     let captured = Captured::default();
     let writer = captured.clone();
-    let subscriber = shared::logging::json_subscriber("debug", move || writer.clone());
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let subscriber = shared::logging::json_subscriber(level, move || writer.clone());
+    (captured, tracing::subscriber::set_default(subscriber))
+}
+
+#[tokio::test]
+async fn logs_are_json_lines_with_request_ids_and_reasons_but_no_secrets() {
+    let (captured, _guard) = capture("debug");
 
     let app = app();
     let account = signup(&app).await;
@@ -154,10 +159,7 @@ async fn logs_are_json_lines_with_request_ids_and_reasons_but_no_secrets() {
 /// tokens; statement parameters) stays out, even with the level at TRACE.
 #[tokio::test]
 async fn at_trace_the_runtimes_raw_events_and_statement_parameters_are_not_logged() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = shared::logging::json_subscriber("TRACE", move || writer.clone());
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = capture("TRACE");
     // As lambda_runtime 1.x logs every invocation (layers/api_response.rs), and tokio-postgres
     // its statements.
     tracing::trace!(
@@ -188,10 +190,7 @@ async fn at_trace_the_runtimes_raw_events_and_statement_parameters_are_not_logge
 /// message and constraint. Never its DETAIL, which quotes the row's values.
 #[tokio::test]
 async fn a_database_error_is_logged_with_its_sqlstate_and_message_but_not_its_detail() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = shared::logging::json_subscriber("info", move || writer.clone());
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = capture("info");
 
     let app = app();
     let key = format!("row-value-{}", uuid::Uuid::new_v4());
