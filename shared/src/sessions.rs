@@ -43,21 +43,13 @@ pub fn binding(caller: Caller) -> Statement<'static> {
 /// `WITH me AS (...)`: the caller's session row while it is live, for statements that act on
 /// the caller's account or sessions and must find nothing once the session has ended.
 fn with_me(caller: Caller) -> Statement<'static> {
-    of_caller(
-        Statement::new("WITH me AS (SELECT s.id, s.user_id, s.last_used_at FROM sessions s"),
-        caller,
+    Statement::new(
+        "WITH me AS (SELECT s.id, s.user_id, s.last_used_at FROM sessions s WHERE s.id = ",
     )
-    .push(")")
-}
-
-/// `statement`, over sessions `s`, narrowed to the caller's session while it is live.
-fn of_caller(statement: Statement<'_>, caller: Caller) -> Statement<'_> {
-    statement
-        .push(" WHERE s.id = ")
-        .bind(caller.session, Type::UUID)
-        .push(" AND s.user_id = ")
-        .bind(caller.user, Type::UUID)
-        .push(concatcp!(" AND ", LIVE))
+    .bind(caller.session, Type::UUID)
+    .push(" AND s.user_id = ")
+    .bind(caller.user, Type::UUID)
+    .push(concatcp!(" AND ", LIVE, ")"))
 }
 
 /// Runs `statement` for the caller, bound to their live session in one round trip; an ended
@@ -181,9 +173,9 @@ pub async fn change_password(
         .bind(verified_hash, Type::TEXT)
         .push(concatcp!(
             " RETURNING u.id), ended AS (UPDATE sessions s SET ended_at = now() FROM changed, me ",
-            "WHERE s.user_id = changed.id AND s.id <> me.id AND s.ended_at IS NULL RETURNING s.id) ",
-            "SELECT EXISTS (SELECT FROM me) AS live, EXISTS (SELECT FROM changed) AS done, ",
-            "(SELECT count(*) FROM ended) AS ended"
+            "WHERE s.user_id = changed.id AND s.id <> me.id AND s.ended_at IS NULL) ",
+            // `ended` runs though nothing reads it: a data-modifying WITH always runs to the end.
+            "SELECT EXISTS (SELECT FROM me) AS live, EXISTS (SELECT FROM changed) AS done"
         ));
     outcome(db, &statement).await
 }
