@@ -6,7 +6,8 @@ use serde_json::json;
 use shared::db::Statement;
 use shared::handlers;
 use shared::sessions;
-use shared::tasks::{ListQuery, NewTask, TaskChanges, TaskDescription, TaskId, TaskTitle, sql};
+use shared::tasks::sql::{self, Owner};
+use shared::tasks::{ListQuery, NewTask, TaskChanges, TaskDescription, TaskId, TaskTitle};
 use shared::testing::{call, signup};
 use tokio_postgres::types::Type;
 
@@ -40,7 +41,7 @@ pub async fn run(bench: &mut Bench) -> Result<(), String> {
     let mut rows = Vec::new();
 
     let query = ListQuery::parse(|_| None).map_err(|e| e.to_string())?;
-    let list = sql::list(owner, &query);
+    let list = sql::list(Owner::Id(owner), &query);
     let (h, f) = time_pair(
         n,
         |_| handlers::list::handle(&app, call(Method::GET, "/api/tasks").token(&token).build()),
@@ -49,7 +50,7 @@ pub async fn run(bench: &mut Bench) -> Result<(), String> {
     .await;
     rows.push(("list (50 tasks)", h, f));
 
-    let get = sql::get(owner, id);
+    let get = sql::get(Owner::Id(owner), id);
     let (h, f) = time_pair(
         n,
         |_| {
@@ -72,7 +73,7 @@ pub async fn run(bench: &mut Bench) -> Result<(), String> {
         description: TaskDescription::default(),
         completed: false,
     };
-    let create = sql::create(owner, &new);
+    let create = sql::create(Owner::Id(owner), &new);
     let (h, f) = time_pair(
         n,
         |_| {
@@ -93,7 +94,7 @@ pub async fn run(bench: &mut Bench) -> Result<(), String> {
         title: Some(TaskTitle::parse("renamed task")?),
         ..TaskChanges::default()
     };
-    let update = sql::update(owner, id, &changes);
+    let update = sql::update(Owner::Id(owner), id, &changes);
     let (h, f) = time_pair(
         n,
         |_| {
@@ -109,7 +110,7 @@ pub async fn run(bench: &mut Bench) -> Result<(), String> {
     .await;
     rows.push(("update", h, f));
 
-    let toggle = sql::toggle(owner, id, None);
+    let toggle = sql::toggle(Owner::Id(owner), id, None);
     let (h, f) = time_pair(
         n,
         |_| {
@@ -154,7 +155,7 @@ pub async fn run(bench: &mut Bench) -> Result<(), String> {
         },
         |i| {
             let (app, binding) = (&app, &binding);
-            let delete = sql::delete(owner, doomed[2 * i + 1]);
+            let delete = sql::delete(Owner::Id(owner), doomed[2 * i + 1]);
             async move { app.db.guarded(binding, &delete).await }
         },
     )

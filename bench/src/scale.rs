@@ -4,6 +4,7 @@
 use lambda_http::http::Method;
 use shared::db::Statement;
 use shared::handlers;
+use shared::identity::Identity;
 use shared::tasks::{self, Cursor, Order, Sort, TaskId};
 use shared::testing::{call, signup};
 use tokio_postgres::types::Type;
@@ -112,8 +113,8 @@ pub async fn run(bench: &mut Bench) -> Result<(), String> {
         .map(|r| r.get(0))
         .ok_or("no deep row")?;
     let id = TaskId::parse(&deep_id.to_string()).ok_or("bad id")?;
-    let caller = app.tokens.verify(&heavy.token).map_err(|e| e.to_string())?;
-    let task = tasks::get(&app.db, caller, id)
+    let caller = Identity::Session(app.tokens.verify(&heavy.token).map_err(|e| e.to_string())?);
+    let task = tasks::get(&app.db, &caller, id)
         .await
         .map_err(|e| e.to_string())?
         .ok_or("deep task missing")?;

@@ -2,13 +2,15 @@
 
 use std::time::Instant;
 
-use crate::auth::{Passwords, Tokens};
+use crate::auth::{BetterAuth, Passwords, Tokens};
 use crate::config::{Config, SessionSettings};
 use crate::db::Db;
 
 pub struct App {
     pub db: Db,
     pub tokens: Tokens,
+    /// Set when Better Auth's tokens are accepted too.
+    pub better_auth: Option<BetterAuth>,
     pub passwords: Passwords,
     pub sessions: SessionSettings,
     pub signups_per_address: i32,
@@ -34,11 +36,17 @@ impl App {
         Ok(app)
     }
 
-    /// Builds keys and the connector without connecting yet.
-    pub fn new(config: &Config) -> Result<Self, native_tls::Error> {
+    /// Builds keys and the connectors without connecting yet; Better Auth's keys are fetched
+    /// when its first token arrives.
+    pub fn new(config: &Config) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         Ok(Self {
             db: Db::new(config.database.clone())?.with_statement_timeout(config.statement_timeout),
             tokens: Tokens::new(&config.tokens),
+            better_auth: config
+                .better_auth
+                .as_ref()
+                .map(BetterAuth::new)
+                .transpose()?,
             passwords: Passwords::new(config.bcrypt_cost),
             sessions: config.sessions,
             signups_per_address: config.signups_per_address,

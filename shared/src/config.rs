@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::auth::TokenSettings;
+use reqwest::Url;
+
+use crate::auth::{BetterAuthSettings, JwksTimings, TokenSettings};
 use crate::secrets;
 
 /// The secret settings, each with the variable that names an SSM parameter to read it from
@@ -46,6 +48,8 @@ pub struct Config {
     /// Signups one address may make per quiet hour before they are delayed.
     pub signups_per_address: i32,
     pub bcrypt_cost: u32,
+    /// Set when Better Auth's tokens are accepted too (`BETTER_AUTH_URL`).
+    pub better_auth: Option<BetterAuthSettings>,
 }
 
 /// Lifetimes of sessions and their refresh tokens, in seconds.
@@ -147,6 +151,7 @@ impl Config {
             100..=60_000,
         )?);
         let bcrypt_cost = number(&get, "BCRYPT_COST", DEFAULT_BCRYPT_COST, 4..=31)?;
+        let better_auth = better_auth(&get)?;
         Ok(Self {
             database,
             statement_timeout,
@@ -154,7 +159,60 @@ impl Config {
             sessions,
             signups_per_address,
             bcrypt_cost,
+            better_auth,
         })
+    }
+}
+
+const BETTER_AUTH_URL: &str = "BETTER_AUTH_URL";
+const BETTER_AUTH_JWKS_URL: &str = "BETTER_AUTH_JWKS_URL";
+/// Where Better Auth's `jwt()` plugin publishes its keys, under its base URL.
+const JWKS_PATH: &str = "/api/auth/jwks";
+
+/// Better Auth's settings when `BETTER_AUTH_URL` is set: its tokens' issuer is that URL (without
+/// a trailing `/`, as Better Auth writes it), the audience too unless `BETTER_AUTH_AUDIENCE`.
+fn better_auth(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<BetterAuthSettings>, ConfigError> {
+    let Some(base) = get(BETTER_AUTH_URL) else {
+        return Ok(None);
+    };
+    let issuer = base.trim().trim_end_matches('/').to_owned();
+    fetchable_url(BETTER_AUTH_URL, &issuer)?;
+    let jwks_url = match get(BETTER_AUTH_JWKS_URL) {
+        Some(url) => fetchable_url(BETTER_AUTH_JWKS_URL, url.trim())?,
+        None => fetchable_url(BETTER_AUTH_URL, &format!("{issuer}{JWKS_PATH}"))?,
+    };
+    Ok(Some(BetterAuthSettings {
+        audience: get("BETTER_AUTH_AUDIENCE").unwrap_or_else(|| issuer.clone()),
+        issuer,
+        jwks_url,
+        jwks_timings: JwksTimings::default(),
+    }))
+}
+
+/// An `https` URL, or plain `http` to this machine only (a Better Auth dev server): keys
+/// fetched in clear over a network could be swapped by anyone on the path.
+fn fetchable_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let invalid = |problem: &str| ConfigError::Invalid {
+        name,
+        problem: problem.to_owned(),
+    };
+    let url = Url::parse(value).map_err(|_| invalid("not an absolute URL"))?;
+    let host = url.host_str().unwrap_or_default();
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" if !host.is_empty() => Ok(url),
+        "http" if loopback => Ok(url),
+        "http" => Err(invalid(
+            "must be https (plain http only for localhost, 127.0.0.1 or ::1)",
+        )),
+        _ => Err(invalid("must be an https URL")),
     }
 }
 
@@ -243,6 +301,58 @@ mod tests {
             config.database.get_connect_timeout(),
             Some(&Duration::from_secs(5))
         );
+        assert!(config.better_auth.is_none());
+    }
+
+    fn better_auth(vars: &[(&str, &str)]) -> BetterAuthSettings {
+        let mut all = vec![
+            ("DATABASE_URL", "postgres://localhost/app"),
+            ("JWT_SECRET", SECRET),
+        ];
+        all.extend_from_slice(vars);
+        load(&all).unwrap().better_auth.unwrap()
+    }
+
+    #[test]
+    fn better_auth_is_trusted_at_its_url_with_its_jwks_beneath_it() {
+        let settings = better_auth(&[("BETTER_AUTH_URL", "https://app.example.com/")]);
+        assert_eq!(settings.issuer, "https://app.example.com");
+        assert_eq!(settings.audience, "https://app.example.com");
+        assert_eq!(
+            settings.jwks_url.as_str(),
+            "https://app.example.com/api/auth/jwks"
+        );
+        let settings = better_auth(&[
+            ("BETTER_AUTH_URL", "http://localhost:3000"),
+            ("BETTER_AUTH_JWKS_URL", "http://127.0.0.1:3001/keys"),
+            ("BETTER_AUTH_AUDIENCE", "todo-api"),
+        ]);
+        assert_eq!(settings.issuer, "http://localhost:3000");
+        assert_eq!(settings.audience, "todo-api");
+        assert_eq!(settings.jwks_url.as_str(), "http://127.0.0.1:3001/keys");
+    }
+
+    #[test]
+    fn better_auth_keys_are_fetched_over_https_or_from_this_machine_only() {
+        for (name, value) in [
+            ("BETTER_AUTH_URL", "http://app.example.com"),
+            ("BETTER_AUTH_URL", "app.example.com"),
+            ("BETTER_AUTH_URL", "ftp://app.example.com"),
+            ("BETTER_AUTH_JWKS_URL", "http://10.0.0.8/api/auth/jwks"),
+            ("BETTER_AUTH_JWKS_URL", "file:///etc/passwd"),
+        ] {
+            let message = error(&[
+                ("DATABASE_URL", "postgres://localhost/app"),
+                ("JWT_SECRET", SECRET),
+                ("BETTER_AUTH_URL", "https://app.example.com"),
+                (name, value),
+            ]);
+            assert!(
+                message.starts_with(&format!("{name} is invalid")),
+                "{message}"
+            );
+        }
+        better_auth(&[("BETTER_AUTH_URL", "http://[::1]:3000")]);
     }
 
     #[test]

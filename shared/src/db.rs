@@ -79,6 +79,11 @@ impl<'a> Statement<'a> {
     }
 }
 
+/// The user a transaction is bound to: `app.user_id`, set by the statement that binds a caller
+/// (`sessions::binding`, `users::linked`), the same expression as the row-level security policy
+/// on tasks. NULL, which matches nothing, while unbound.
+pub const BOUND_USER: &str = "nullif(current_setting('app.user_id', true), '')::uuid";
+
 /// The deadline unless configured (`DATABASE_STATEMENT_TIMEOUT_MS`).
 pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -25,8 +25,9 @@ pub enum Error {
     Unauthorized(AuthFailure),
     #[error("email or password is incorrect")]
     InvalidCredentials,
-    #[error("the path names another user's tasks")]
-    Forbidden,
+    /// An authenticated caller asking for what is not theirs to have; the text says which.
+    #[error("{0}")]
+    Forbidden(&'static str),
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -47,6 +48,10 @@ pub enum Error {
     /// Too many failed signins (or signups) from this account or address; try again later.
     #[error("too many attempts; wait {retry_after} s (see Retry-After) and try again")]
     RateLimited { retry_after: u64 },
+    /// Something a request needs, other than the database, cannot be reached now (Better
+    /// Auth's signing keys); the cause is logged where it is found.
+    #[error("a service this request needs is unavailable")]
+    Unavailable,
     /// A database failure: 503 when the database is unreachable, 500 else.
     #[error("database error: {0}")]
     Database(#[from] DbError),
@@ -73,7 +78,7 @@ impl Error {
             Error::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
             Error::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Error::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
-            Error::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Error::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Error::MethodNotAllowed { .. } => {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
@@ -87,6 +92,7 @@ impl Error {
                 (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
             }
             Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Error::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Error::Database(e) if e.is_unavailable() => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }

@@ -9,6 +9,7 @@ pub mod db;
 pub mod error;
 pub mod handlers;
 pub mod http;
+pub mod identity;
 pub mod logging;
 pub mod migrate;
 pub mod secrets;

@@ -310,7 +310,7 @@ pub async fn refresh(
     }
     let user = User::from_row(&row)?;
     let caller = Caller {
-        user: user.id,
+        user: user.key,
         session,
     };
     Ok((

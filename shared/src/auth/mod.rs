@@ -1,9 +1,13 @@
 //! Authentication: bearer tokens, refresh tokens, password hashes, and who a request acts for.
 
+pub mod better_auth;
+pub mod jwks;
 pub mod password;
 pub mod refresh;
 pub mod token;
 
+pub use better_auth::{BetterAuth, BetterAuthSettings, BetterAuthUser};
+pub use jwks::JwksTimings;
 pub use password::Passwords;
 pub use refresh::RefreshToken;
 pub use token::{IssuedToken, TokenSettings, Tokens};

@@ -14,6 +14,27 @@ use crate::error::{Error, Result};
 /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
 const LEEWAY_SECONDS: u64 = 30;
 
+/// The checks every token we accept passes, whoever signed it: `alg` pinned, `exp`, `sub`,
+/// `iss` and `aud` required, issuer and audience ours to name, `nbf` honoured, the same leeway.
+pub(super) fn validation(algorithm: Algorithm, issuer: &str, audience: &str) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation.validate_nbf = true;
+    validation.leeway = LEEWAY_SECONDS;
+    validation
+}
+
+/// `iat` is optional, but one in the future (beyond the leeway) means a broken or lying signer.
+pub(super) fn check_issued_at(iat: Option<i64>) -> Result<()> {
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    if iat.is_some_and(|iat| iat > now.saturating_add_unsigned(LEEWAY_SECONDS)) {
+        return Err(Error::invalid_token("issued in the future"));
+    }
+    Ok(())
+}
+
 /// What it takes to issue and verify tokens; the secret is checked by `config`.
 #[derive(Clone, Debug)]
 pub struct TokenSettings {
@@ -63,12 +84,7 @@ pub struct IssuedToken {
 impl Tokens {
     pub fn new(settings: &TokenSettings) -> Self {
         let secret = settings.secret.expose_secret().as_bytes();
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
-        validation.set_issuer(&[&settings.issuer]);
-        validation.set_audience(&[&settings.audience]);
-        validation.validate_nbf = true;
-        validation.leeway = LEEWAY_SECONDS;
+        let validation = validation(Algorithm::HS256, &settings.issuer, &settings.audience);
         Self {
             header: Header::new(Algorithm::HS256),
             encoding: EncodingKey::from_secret(secret),
@@ -107,13 +123,7 @@ impl Tokens {
             jsonwebtoken::decode::<VerifiedClaims>(token, &self.decoding, &self.validation)
                 .map_err(|e| Error::invalid_token(reason(e.kind())))?
                 .claims;
-        let now = OffsetDateTime::now_utc().unix_timestamp();
-        if claims
-            .iat
-            .is_some_and(|iat| iat > now.saturating_add_unsigned(LEEWAY_SECONDS))
-        {
-            return Err(Error::invalid_token("issued in the future"));
-        }
+        check_issued_at(claims.iat)?;
         Ok(Caller {
             user: claims.sub,
             session: claims.sid,
@@ -122,7 +132,7 @@ impl Tokens {
 }
 
 /// A short reason for the logs; the client only ever learns `invalid_token`.
-fn reason(kind: &jsonwebtoken::errors::ErrorKind) -> &'static str {
+pub(super) fn reason(kind: &jsonwebtoken::errors::ErrorKind) -> &'static str {
     use jsonwebtoken::errors::ErrorKind as K;
     match kind {
         K::ExpiredSignature => "expired",

@@ -24,7 +24,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 }
 
 async fn delete(app: &App, req: Request) -> Result<Response<Body>> {
-    let caller = super::caller(app, &req)?;
+    let caller = super::caller(app, &req).await?;
     let body: DeleteBody = json_body(&req)?;
     let password = required(body.password)
         .map(SecretString::from)
@@ -33,7 +33,7 @@ async fn delete(app: &App, req: Request) -> Result<Response<Body>> {
     super::confirm_password(app, &req, &user, &hash, &password).await?;
     match sessions::delete_account(&app.db, caller, &hash).await? {
         Outcome::Done => {
-            tracing::info!(user = %user.id, "account deleted");
+            tracing::info!(user = %user.key, "account deleted");
             Ok(no_content())
         }
         Outcome::PasswordChanged => Err(Error::InvalidCredentials),

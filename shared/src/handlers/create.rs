@@ -46,8 +46,8 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 }
 
 async fn create(app: &App, req: Request) -> Result<Response<Body>> {
-    let caller = super::task_owner(app, &req)?;
+    let caller = super::task_owner(app, &req).await?;
     let new: NewTask = json_body::<CreateBody>(&req)?.try_into()?;
-    let task = tasks::create(&app.db, caller, &new).await?;
+    let task = tasks::create(&app.db, &caller, &new).await?;
     json(StatusCode::CREATED, &task)
 }

@@ -12,9 +12,9 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 }
 
 async fn delete(app: &App, req: Request) -> Result<Response<Body>> {
-    let caller = super::task_owner(app, &req)?;
+    let caller = super::task_owner(app, &req).await?;
     let id = super::task_id(&req)?;
-    if !tasks::delete(&app.db, caller, id).await? {
+    if !tasks::delete(&app.db, &caller, id).await? {
         return Err(Error::NotFound);
     }
     Ok(no_content())

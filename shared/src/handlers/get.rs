@@ -12,9 +12,9 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 }
 
 async fn get(app: &App, req: Request) -> Result<Response<Body>> {
-    let caller = super::task_owner(app, &req)?;
+    let caller = super::task_owner(app, &req).await?;
     let id = super::task_id(&req)?;
-    let task = tasks::get(&app.db, caller, id)
+    let task = tasks::get(&app.db, &caller, id)
         .await?
         .ok_or(Error::NotFound)?;
     json(StatusCode::OK, &task)

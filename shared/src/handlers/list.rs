@@ -15,10 +15,10 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 }
 
 async fn list(app: &App, req: Request) -> Result<Response<Body>> {
-    let caller = super::task_owner(app, &req)?;
+    let caller = super::task_owner(app, &req).await?;
     let params = req.query_string_parameters();
     let query = ListQuery::parse(|name| params.first(name))?;
-    let page = tasks::list(&app.db, caller, &query).await?;
+    let page = tasks::list(&app.db, &caller, &query).await?;
     // The same path the client used (either form), so the link works wherever it is resolved.
     let next = page
         .next_cursor

@@ -7,14 +7,12 @@ use serde_json::json;
 use crate::App;
 use crate::error::Result;
 use crate::http::{Body, Method, Request, Response, StatusCode, json, respond};
-use crate::sessions;
 
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond(req, &[Method::GET], |req| me(app, req)).await
 }
 
 async fn me(app: &App, req: Request) -> Result<Response<Body>> {
-    let caller = super::caller(app, &req)?;
-    let user = sessions::user(&app.db, caller).await?;
+    let user = super::identity(app, &req).await?.user(&app.db).await?;
     json(StatusCode::OK, &json!({ "user": user }))
 }

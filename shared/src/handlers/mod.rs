@@ -20,7 +20,6 @@ pub mod update;
 
 use secrecy::SecretString;
 use serde::Serialize;
-use uuid::Uuid;
 
 use crate::App;
 use crate::auth::Caller;
@@ -28,26 +27,44 @@ use crate::error::{Error, Result};
 use crate::http::{
     Body, Request, Response, StatusCode, bearer_token, json, path_param, source_address,
 };
+use crate::identity::Identity;
 use crate::sessions::Issued;
 use crate::tasks::TaskId;
 use crate::throttle;
 use crate::users::{Email, User};
 
-/// The caller a request's bearer token was issued to.
-fn caller(app: &App, req: &Request) -> Result<Caller> {
-    app.tokens.verify(bearer_token(req)?)
+/// Who the request's bearer token speaks for: one of our sessions, or, when Better Auth is
+/// configured and the token says it is from there, a Better Auth user.
+async fn identity(app: &App, req: &Request) -> Result<Identity> {
+    let token = bearer_token(req)?;
+    match &app.better_auth {
+        Some(better_auth) if better_auth.claims_to_issue(token) => {
+            Ok(Identity::BetterAuth(better_auth.verify(token).await?))
+        }
+        _ => Ok(Identity::Session(app.tokens.verify(token)?)),
+    }
+}
+
+/// The session a request's token belongs to, for what only our own sessions have: their list,
+/// signout, the password, the account. Better Auth keeps those for its users.
+async fn caller(app: &App, req: &Request) -> Result<Caller> {
+    match identity(app, req).await? {
+        Identity::Session(caller) => Ok(caller),
+        Identity::BetterAuth(_) => Err(Error::Forbidden(
+            "this account is managed by Better Auth: use it for sessions, password and account",
+        )),
+    }
 }
 
 /// Whose tasks a request works on: the token's user. The frontend's `/api/{user_id}/tasks…`
 /// form must name that same user, or it is refused with 403.
-fn task_owner(app: &App, req: &Request) -> Result<Caller> {
-    let caller = caller(app, req)?;
+async fn task_owner(app: &App, req: &Request) -> Result<Identity> {
+    let identity = identity(app, req).await?;
     match path_param(req, "user_id") {
-        None => Ok(caller),
-        Some(named) if Uuid::parse_str(&named).is_ok_and(|named| named == caller.user) => {
-            Ok(caller)
+        Some(named) if !identity.user_id().is_named_by(&named) => {
+            Err(Error::Forbidden("the path names another user's tasks"))
         }
-        Some(_) => Err(Error::Forbidden),
+        _ => Ok(identity),
     }
 }
 
@@ -93,7 +110,7 @@ async fn confirm_password(
     hash: &str,
     password: &SecretString,
 ) -> Result<()> {
-    let email = Email::parse(&user.email)
+    let email = Email::parse(user.email.as_deref().unwrap_or_default())
         .map_err(|problem| Error::Internal(format!("a stored email {problem}")))?;
     let keys = throttle::signin_keys(&email, source_address(req));
     throttle::check(&app.db, &keys).await?;

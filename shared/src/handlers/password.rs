@@ -53,7 +53,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 }
 
 async fn change(app: &App, req: Request) -> Result<Response<Body>> {
-    let caller = super::caller(app, &req)?;
+    let caller = super::caller(app, &req).await?;
     let change: PasswordChange = json_body::<PasswordBody>(&req)?.try_into()?;
     let (user, hash) = sessions::user_with_hash(&app.db, caller).await?;
     super::confirm_password(app, &req, &user, &hash, &change.current).await?;

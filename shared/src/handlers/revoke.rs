@@ -16,7 +16,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 }
 
 async fn revoke(app: &App, req: Request) -> Result<Response<Body>> {
-    let caller = super::caller(app, &req)?;
+    let caller = super::caller(app, &req).await?;
     let which = match path_param(&req, "id") {
         None => Ending::Others,
         // An id that cannot name a session names none of the caller's.

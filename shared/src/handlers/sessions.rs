@@ -12,7 +12,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 }
 
 async fn list(app: &App, req: Request) -> Result<Response<Body>> {
-    let caller = super::caller(app, &req)?;
+    let caller = super::caller(app, &req).await?;
     let sessions = crate::sessions::list(&app.db, caller).await?;
     json(StatusCode::OK, &sessions)
 }

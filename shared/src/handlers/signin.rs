@@ -57,7 +57,7 @@ async fn signin(app: &App, req: Request) -> Result<Response<Body>> {
         Some((user, _)) if verified => {
             let (issued, cleared) = tokio::join!(
                 biased;
-                sessions::start(&app.db, user.id, app.sessions),
+                sessions::start(&app.db, user.key, app.sessions),
                 throttle::clear_account(&app.db, &email),
             );
             cleared?;

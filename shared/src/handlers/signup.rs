@@ -55,6 +55,6 @@ async fn signup(app: &App, req: Request) -> Result<Response<Body>> {
     throttle::hit(&app.db, &keys).await?;
     let hash = app.passwords.hash(account.password.secret()).await?;
     let user = users::create(&app.db, &account.email, &account.name, &hash).await?;
-    let issued = sessions::start(&app.db, user.id, app.sessions).await?;
+    let issued = sessions::start(&app.db, user.key, app.sessions).await?;
     super::session(app, user, &issued, StatusCode::CREATED)
 }

@@ -20,10 +20,10 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 }
 
 async fn toggle(app: &App, req: Request) -> Result<Response<Body>> {
-    let caller = super::task_owner(app, &req)?;
+    let caller = super::task_owner(app, &req).await?;
     let id = super::task_id(&req)?;
     let body: ToggleBody = optional_json_body(&req)?;
-    let task = tasks::toggle(&app.db, caller, id, body.completed)
+    let task = tasks::toggle(&app.db, &caller, id, body.completed)
         .await?
         .ok_or(Error::NotFound)?;
     json(StatusCode::OK, &task)

@@ -62,10 +62,10 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 }
 
 async fn update(app: &App, req: Request) -> Result<Response<Body>> {
-    let caller = super::task_owner(app, &req)?;
+    let caller = super::task_owner(app, &req).await?;
     let id = super::task_id(&req)?;
     let changes: TaskChanges = json_body::<UpdateBody>(&req)?.try_into()?;
-    let task = tasks::update(&app.db, caller, id, &changes)
+    let task = tasks::update(&app.db, &caller, id, &changes)
         .await?
         .ok_or(Error::NotFound)?;
     json(StatusCode::OK, &task)

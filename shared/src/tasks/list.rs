@@ -318,7 +318,10 @@ mod tests {
         const LAMBDA_RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
         let worst = Task {
             id: i64::MAX,
-            user_id: uuid::Uuid::max(),
+            // The longest id a task can show: a Better Auth user's, which needs no escaping.
+            user_id: crate::users::UserId::External(
+                "x".repeat(crate::auth::better_auth::MAX_SUBJECT_CHARS),
+            ),
             title: "\u{1}".repeat(200),
             description: Some("\u{1}".repeat(1000)),
             completed: false,

@@ -14,17 +14,16 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
-use uuid::Uuid;
 
-use crate::auth::Caller;
 use crate::db::{Db, Statement};
 use crate::error::{Error, Result};
-use crate::sessions;
+use crate::identity::Identity;
+use crate::users::UserId;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Task {
     pub id: i64,
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub title: String,
     pub description: Option<String>,
     pub completed: bool,
@@ -35,11 +34,11 @@ pub struct Task {
 }
 
 impl Task {
-    /// Reads the columns every task statement returns, by name.
-    fn from_row(row: &Row) -> Result<Self> {
+    /// Reads the columns every task statement returns, by name, for the task's owner.
+    fn from_row(row: &Row, owner: UserId) -> Result<Self> {
         Ok(Self {
             id: row.try_get("id")?,
-            user_id: row.try_get("user_id")?,
+            user_id: owner,
             title: row.try_get("title")?,
             description: row.try_get("description")?,
             completed: row.try_get("completed")?,
@@ -73,16 +72,17 @@ pub struct Page {
 }
 
 /// The one task a statement returned, if any.
-async fn one(db: &Db, caller: Caller, statement: &Statement<'_>) -> Result<Option<Task>> {
-    sessions::run_as(db, caller, statement)
+async fn one(db: &Db, caller: &Identity, statement: &Statement<'_>) -> Result<Option<Task>> {
+    caller
+        .run(db, statement)
         .await?
         .first()
-        .map(Task::from_row)
+        .map(|row| Task::from_row(row, caller.user_id()))
         .transpose()
 }
 
-pub async fn create(db: &Db, caller: Caller, task: &NewTask) -> Result<Task> {
-    match one(db, caller, &sql::create(caller.user, task)).await {
+pub async fn create(db: &Db, caller: &Identity, task: &NewTask) -> Result<Task> {
+    match one(db, caller, &sql::create(caller.owner(), task)).await {
         Ok(task) => task.ok_or_else(|| Error::Internal("INSERT … RETURNING gave no row".into())),
         // The account was deleted between the session check and the insert (the delete holds
         // the user's row until it commits): its session ended with it.
@@ -93,37 +93,43 @@ pub async fn create(db: &Db, caller: Caller, task: &NewTask) -> Result<Task> {
     }
 }
 
-pub async fn get(db: &Db, caller: Caller, id: TaskId) -> Result<Option<Task>> {
-    one(db, caller, &sql::get(caller.user, id)).await
+pub async fn get(db: &Db, caller: &Identity, id: TaskId) -> Result<Option<Task>> {
+    one(db, caller, &sql::get(caller.owner(), id)).await
 }
 
 pub async fn update(
     db: &Db,
-    caller: Caller,
+    caller: &Identity,
     id: TaskId,
     changes: &TaskChanges,
 ) -> Result<Option<Task>> {
-    one(db, caller, &sql::update(caller.user, id, changes)).await
+    one(db, caller, &sql::update(caller.owner(), id, changes)).await
 }
 
 /// Flips `completed`, or sets it when `to` is given, atomically: the row update computes the
 /// new value itself, so concurrent toggles serialise on the row lock and none is lost.
-pub async fn toggle(db: &Db, caller: Caller, id: TaskId, to: Option<bool>) -> Result<Option<Task>> {
-    one(db, caller, &sql::toggle(caller.user, id, to)).await
+pub async fn toggle(
+    db: &Db,
+    caller: &Identity,
+    id: TaskId,
+    to: Option<bool>,
+) -> Result<Option<Task>> {
+    one(db, caller, &sql::toggle(caller.owner(), id, to)).await
 }
 
 /// Whether a task of this owner was deleted.
-pub async fn delete(db: &Db, caller: Caller, id: TaskId) -> Result<bool> {
-    let deleted = sessions::run_as(db, caller, &sql::delete(caller.user, id)).await?;
+pub async fn delete(db: &Db, caller: &Identity, id: TaskId) -> Result<bool> {
+    let deleted = caller.run(db, &sql::delete(caller.owner(), id)).await?;
     Ok(!deleted.is_empty())
 }
 
 /// One page of the owner's tasks, and the cursor of the next when more remain.
-pub async fn list(db: &Db, caller: Caller, query: &ListQuery) -> Result<Page> {
-    let mut tasks = sessions::run_as(db, caller, &sql::list(caller.user, query))
+pub async fn list(db: &Db, caller: &Identity, query: &ListQuery) -> Result<Page> {
+    let mut tasks = caller
+        .run(db, &sql::list(caller.owner(), query))
         .await?
         .iter()
-        .map(Task::from_row)
+        .map(|row| Task::from_row(row, caller.user_id()))
         .collect::<Result<Vec<_>>>()?;
     let next_cursor = if tasks.len() as i64 > query.page_size() {
         tasks.truncate(query.page_size() as usize);

@@ -8,24 +8,50 @@ use uuid::Uuid;
 
 use super::list::{CursorKey, ListQuery, Order};
 use super::{NewTask, TaskChanges, TaskId};
-use crate::db::Statement;
+use crate::db::{BOUND_USER, Statement};
 
-/// What every statement returns, read back by name in [`super::Task::from_row`].
-const COLUMNS: &str = "id, user_id, title, description, completed, created_at, updated_at";
+/// What every statement returns, read back by name in [`super::Task::from_row`]. Not
+/// `user_id`: every task a statement returns is the caller's, and the caller has their id.
+const COLUMNS: &str = "id, title, description, completed, created_at, updated_at";
 
-pub fn create<'a>(owner: Uuid, task: &'a NewTask) -> Statement<'a> {
-    Statement::new("INSERT INTO tasks (user_id, title, description, completed) VALUES (")
-        .bind(owner, Type::UUID)
-        .push(", ")
-        .bind(task.title.as_str(), Type::TEXT)
-        .push(", ")
-        .bind(task.description.as_deref(), Type::TEXT)
-        .push(", ")
-        .bind(task.completed, Type::BOOL)
-        .push(concatcp!(") RETURNING ", COLUMNS))
+/// Whose tasks a statement works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// This user, named by a parameter.
+    Id(Uuid),
+    /// The user the transaction is bound to: for callers whose row only the binding finds.
+    Bound,
 }
 
-pub fn get(owner: Uuid, id: TaskId) -> Statement<'static> {
+impl From<Uuid> for Owner {
+    fn from(id: Uuid) -> Self {
+        Owner::Id(id)
+    }
+}
+
+/// Appends the owner: a parameter, or the bound user.
+fn owned_by(statement: Statement<'_>, owner: Owner) -> Statement<'_> {
+    match owner {
+        Owner::Id(id) => statement.bind(id, Type::UUID),
+        Owner::Bound => statement.push(BOUND_USER),
+    }
+}
+
+pub fn create(owner: Owner, task: &NewTask) -> Statement<'_> {
+    owned_by(
+        Statement::new("INSERT INTO tasks (user_id, title, description, completed) VALUES ("),
+        owner,
+    )
+    .push(", ")
+    .bind(task.title.as_str(), Type::TEXT)
+    .push(", ")
+    .bind(task.description.as_deref(), Type::TEXT)
+    .push(", ")
+    .bind(task.completed, Type::BOOL)
+    .push(concatcp!(") RETURNING ", COLUMNS))
+}
+
+pub fn get(owner: Owner, id: TaskId) -> Statement<'static> {
     of_owner(
         Statement::new(concatcp!("SELECT ", COLUMNS, " FROM tasks")),
         owner,
@@ -35,7 +61,7 @@ pub fn get(owner: Uuid, id: TaskId) -> Statement<'static> {
 
 /// Applies the given changes in one statement; `updated_at` moves on every change. Whether the
 /// description is replaced is a parameter of its own, so `null` can clear it.
-pub fn update(owner: Uuid, id: TaskId, changes: &TaskChanges) -> Statement<'_> {
+pub fn update(owner: Owner, id: TaskId, changes: &TaskChanges) -> Statement<'_> {
     let statement = Statement::new("UPDATE tasks SET title = COALESCE(")
         .bind(changes.title.as_ref().map(|t| t.as_str()), Type::TEXT)
         .push(", title), description = CASE WHEN ")
@@ -53,40 +79,42 @@ pub fn update(owner: Uuid, id: TaskId, changes: &TaskChanges) -> Statement<'_> {
 
 /// Flips `completed`, or sets it to `to`. The new value is computed from the row under its
 /// lock, so concurrent toggles never lose one.
-pub fn toggle(owner: Uuid, id: TaskId, to: Option<bool>) -> Statement<'static> {
+pub fn toggle(owner: Owner, id: TaskId, to: Option<bool>) -> Statement<'static> {
     let statement = Statement::new("UPDATE tasks SET completed = COALESCE(")
         .bind(to, Type::BOOL)
         .push(", NOT completed), updated_at = now()");
     of_owner(statement, owner, id).push(concatcp!(" RETURNING ", COLUMNS))
 }
 
-pub fn delete(owner: Uuid, id: TaskId) -> Statement<'static> {
+pub fn delete(owner: Owner, id: TaskId) -> Statement<'static> {
     of_owner(Statement::new("DELETE FROM tasks"), owner, id).push(" RETURNING id")
 }
 
 /// `statement` narrowed to task `id` of `owner`.
-fn of_owner(statement: Statement<'_>, owner: Uuid, id: TaskId) -> Statement<'_> {
-    statement
+fn of_owner(statement: Statement<'_>, owner: Owner, id: TaskId) -> Statement<'_> {
+    let statement = statement
         .push(" WHERE id = ")
         .bind(id.get(), Type::INT8)
-        .push(" AND user_id = ")
-        .bind(owner, Type::UUID)
+        .push(" AND user_id = ");
+    owned_by(statement, owner)
 }
 
 /// One page of `owner`'s tasks by keyset: the rows after the cursor, one index range scan.
 /// Fetches one row more than the page holds, which tells whether there is a next page.
-pub fn list(owner: Uuid, query: &ListQuery) -> Statement<'_> {
+pub fn list(owner: Owner, query: &ListQuery) -> Statement<'_> {
     let column = query.sort.column();
     let (direction, after) = match query.order {
         Order::Asc => (" ASC", " > ("),
         Order::Desc => (" DESC", " < ("),
     };
-    let mut statement = Statement::new(concatcp!(
-        "SELECT ",
-        COLUMNS,
-        " FROM tasks WHERE user_id = "
-    ))
-    .bind(owner, Type::UUID);
+    let mut statement = owned_by(
+        Statement::new(concatcp!(
+            "SELECT ",
+            COLUMNS,
+            " FROM tasks WHERE user_id = "
+        )),
+        owner,
+    );
     if let Some(completed) = query.status.completed() {
         statement = statement
             .push(" AND completed = ")
@@ -128,10 +156,10 @@ mod tests {
 
     #[test]
     fn the_list_numbers_only_the_parameters_it_uses() {
-        let owner = Uuid::nil();
+        let owner = Owner::Id(Uuid::nil());
         assert_eq!(
             list(owner, &query(&[])).text(),
-            "SELECT id, user_id, title, description, completed, created_at, updated_at FROM tasks \
+            "SELECT id, title, description, completed, created_at, updated_at FROM tasks \
              WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
         );
         let cursor = Cursor {
@@ -154,7 +182,7 @@ mod tests {
 
     #[test]
     fn every_statement_names_the_owner_and_the_task() {
-        let (owner, id) = (Uuid::nil(), TaskId::parse("7").unwrap());
+        let (owner, id) = (Owner::Id(Uuid::nil()), TaskId::parse("7").unwrap());
         let task = NewTask {
             title: TaskTitle::parse("t").unwrap(),
             description: Default::default(),
@@ -182,6 +210,19 @@ mod tests {
             create(owner, &task)
                 .text()
                 .contains("VALUES ($1, $2, $3, $4)")
+        );
+    }
+
+    #[test]
+    fn a_bound_owner_is_the_transactions_user_not_a_parameter() {
+        let id = TaskId::parse("7").unwrap();
+        assert!(get(Owner::Bound, id).text().ends_with(
+            "WHERE id = $1 AND user_id = nullif(current_setting('app.user_id', true), '')::uuid"
+        ));
+        assert!(
+            list(Owner::Bound, &query(&[])).text().contains(
+                "user_id = nullif(current_setting('app.user_id', true), '')::uuid ORDER BY"
+            )
         );
     }
 }

@@ -54,7 +54,7 @@ impl NewPassword {
 }
 
 /// An optional display name: trimmed, at most 100 characters; blank means none.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DisplayName(Option<String>);
 
 impl DisplayName {

@@ -1,6 +1,7 @@
 //! Accounts: the `User` the API shows, and the SQL that stores and finds them.
 
 mod fields;
+pub mod linked;
 
 pub use fields::{DisplayName, Email, NewPassword};
 
@@ -18,8 +19,12 @@ use crate::error::{Error, Result};
 /// An account as the API shows it; never with its password hash.
 #[derive(Debug, Clone, Serialize)]
 pub struct User {
-    pub id: Uuid,
-    pub email: String,
+    /// The row's key, for the statements that follow; the API shows `id` instead.
+    #[serde(skip)]
+    pub key: Uuid,
+    pub id: UserId,
+    /// Always set for our own accounts; a Better Auth user's when their token carries one.
+    pub email: Option<String>,
     pub name: Option<String>,
     #[serde(serialize_with = "crate::timestamp::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -28,12 +33,34 @@ pub struct User {
 impl User {
     /// Reads the row's `id`, `email`, `name` and `created_at` columns.
     pub(crate) fn from_row(row: &Row) -> Result<Self> {
+        let key = row.try_get("id")?;
         Ok(Self {
-            id: row.try_get("id")?,
+            key,
+            id: UserId::Local(key),
             email: row.try_get("email")?,
             name: row.try_get("name")?,
             created_at: row.try_get("created_at")?,
         })
+    }
+}
+
+/// What the API calls a user: our own account's key, or a Better Auth user's own id (which
+/// is not a UUID). Either is a JSON string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum UserId {
+    Local(Uuid),
+    External(String),
+}
+
+impl UserId {
+    /// Whether a `{user_id}` path segment names this user. Our ids match in any form a UUID
+    /// can be spelled; Better Auth's exactly.
+    pub fn is_named_by(&self, segment: &str) -> bool {
+        match self {
+            UserId::Local(id) => Uuid::parse_str(segment).is_ok_and(|named| named == *id),
+            UserId::External(id) => segment == id,
+        }
     }
 }
 
@@ -84,13 +111,14 @@ pub async fn create(
     User::from_row(&row)
 }
 
-/// The account with this email and its password hash, for signin.
+/// The account with this email and its password hash, for signin. Better Auth's users have no
+/// password here, and are not found.
 pub async fn find_with_hash(db: &Db, email: &Email) -> Result<Option<(User, String)>> {
     let statement = Statement::new(
         "SELECT id, email, name, created_at, password_hash FROM users WHERE lower(email) = lower(",
     )
     .bind(email.as_str(), Type::TEXT)
-    .push(")");
+    .push(") AND password_hash IS NOT NULL");
     let row = db.query_opt(&statement).await?;
     row.map(|row| Ok((User::from_row(&row)?, row.try_get("password_hash")?)))
         .transpose()
