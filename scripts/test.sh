@@ -14,10 +14,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "tools, database and SSM emulator"
 ensure_tools
-started_db="" own_db="" watch_pid="" client_watch_pid="" moto_pid=""
+started_db="" own_db="" watch_pid="" client_watch_pid="" moto_pid="" better_auth_pid=""
 cleanup() {
   for pid in $watch_pid $client_watch_pid; do kill -- "-$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
-  if [ -n "$moto_pid" ]; then kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; fi
+  for pid in $moto_pid $better_auth_pid; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   if [ -n "$started_db" ]; then scripts/local-db.sh stop; fi
 }
 trap cleanup EXIT
@@ -69,7 +69,14 @@ cfn-lint template.yaml
 sam validate --lint --template template.yaml
 actionlint
 
-step "end to end over HTTP through make dev (cargo lambda watch)"
+step "end to end over HTTP through make dev (cargo lambda watch), Better Auth's tokens accepted too"
+# A real Better Auth server (memory adapter, jwt() plugin), whose tokens this make dev trusts.
+ensure_node
+(cd tests/better-auth && npm ci --no-audit --no-fund --loglevel=error)
+better_auth_url="http://127.0.0.1:${BETTER_AUTH_PORT:=9125}"
+BETTER_AUTH_PORT=$BETTER_AUTH_PORT BETTER_AUTH_URL=$better_auth_url node tests/better-auth/server.mjs \
+  >"$root/target/better-auth.log" 2>&1 &
+better_auth_pid=$!
 port=${E2E_PORT:-9123}
 base="http://127.0.0.1:$port"
 log="$root/target/e2e-watch.log"
@@ -77,7 +84,7 @@ secrets="$root/target/e2e-secrets.txt"
 # The functions at TRACE (one console setting in AWS), so the log scan below covers what the most
 # verbose logs would show; the emulator itself at DEBUG.
 AWS_LAMBDA_LOG_LEVEL=TRACE RUST_LOG=debug JWT_SECRET="end-to-end-tests-secret-of-at-least-32-bytes" BCRYPT_COST=4 PORT="$port" \
-  WATCH_ARGS=--ignore-changes setsid scripts/dev.sh >"$log" 2>&1 &
+  BETTER_AUTH_URL="$better_auth_url" WATCH_ARGS=--ignore-changes setsid scripts/dev.sh >"$log" 2>&1 &
 watch_pid=$!
 # Every request through make dev comes from 127.0.0.1: start with that address's throttle
 # counters empty, so earlier runs within the hour cannot make this one's 401s into 429s.
@@ -88,6 +95,14 @@ if [ -n "$own_db" ]; then db_ctl="$root/scripts/local-db.sh"; fi
 if ! E2E_SECRETS_FILE="$secrets" E2E_DB_CTL="$db_ctl" python3 scripts/e2e.py "$base"; then
   echo "--- make dev log (last 60 lines)" >&2
   tail -n 60 "$log" >&2
+  exit 1
+fi
+# Better Auth users on every task endpoint and `me`, beside our own sessions.
+if ! (cd tests/better-auth && API_URL="$base" BETTER_AUTH_URL="$better_auth_url" npm test --silent); then
+  echo "--- make dev log (last 60 lines)" >&2
+  tail -n 60 "$log" >&2
+  echo "--- Better Auth log" >&2
+  cat "$root/target/better-auth.log" >&2
   exit 1
 fi
 
@@ -113,7 +128,6 @@ FUZZ_USER_ID="$fuzz_user" PYTHONPATH=tests SCHEMATHESIS_HOOKS=fuzz_hooks schemat
   --max-examples 25 --workers 1 --max-time "${FUZZ_SECONDS:-120}" --no-color
 
 step "TypeScript client: types match openapi.yaml, build, Node tests and a browser against make dev"
-ensure_node
 ensure_chromium
 (cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error && npm run --silent check-schema && npm run --silent build)
 # A make dev of its own with 60-second access tokens, so the tests refresh across a real expiry

@@ -3,18 +3,34 @@
 //! alike; only how the binding statement finds the user differs.
 
 use tokio_postgres::Row;
+use uuid::Uuid;
 
-use crate::auth::{BetterAuthUser, Caller};
+use crate::auth::Caller;
 use crate::db::{Db, Statement};
 use crate::error::Result;
 use crate::sessions;
-use crate::tasks::sql::Owner;
+use crate::users::linked::LinkedUser;
 use crate::users::{self, User, UserId};
+
+/// Whose rows a statement works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// This user, named by a parameter.
+    Id(Uuid),
+    /// The user the transaction is bound to: for callers whose row only the binding finds.
+    Bound,
+}
+
+impl From<Uuid> for Owner {
+    fn from(id: Uuid) -> Self {
+        Owner::Id(id)
+    }
+}
 
 #[derive(Debug, Clone)]
 pub enum Identity {
     Session(Caller),
-    BetterAuth(BetterAuthUser),
+    BetterAuth(LinkedUser),
 }
 
 impl Identity {

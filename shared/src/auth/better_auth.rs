@@ -14,7 +14,8 @@ use serde::Deserialize;
 use super::jwks::{self, Jwks, JwksTimings};
 use super::token::{check_issued_at, reason, validation};
 use crate::error::{Error, Result};
-use crate::users::{DisplayName, Email, UserId};
+use crate::users::linked::LinkedUser;
+use crate::users::{DisplayName, Email};
 
 /// Where Better Auth's tokens come from and who they must be for; validated by `config`.
 #[derive(Clone, Debug)]
@@ -37,25 +38,6 @@ fn is_user_id(subject: &str) -> bool {
         && subject
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
-}
-
-/// A Better Auth user, as a verified token describes them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BetterAuthUser {
-    /// The Better Auth server's URL, as its tokens name it.
-    pub issuer: String,
-    /// Better Auth's user id: what the API shows as this user's id.
-    pub subject: String,
-    /// From the claims, when present and valid by our own rules.
-    pub email: Option<Email>,
-    pub name: DisplayName,
-}
-
-impl BetterAuthUser {
-    /// What the API calls this user: Better Auth's own id.
-    pub fn id(&self) -> UserId {
-        UserId::External(self.subject.clone())
-    }
 }
 
 pub struct BetterAuth {
@@ -95,7 +77,7 @@ impl BetterAuth {
 
     /// The user a Better Auth token was issued to, if it is genuine, current and for us. A key
     /// set that cannot be fetched is 503 `unavailable`: the token may well be good.
-    pub async fn verify(&self, token: &str) -> Result<BetterAuthUser> {
+    pub async fn verify(&self, token: &str) -> Result<LinkedUser> {
         let header = decode_header(token).map_err(|e| Error::invalid_token(reason(e.kind())))?;
         if !jwks::accepted(header.alg) {
             return Err(Error::invalid_token("algorithm not allowed"));
@@ -123,7 +105,7 @@ impl BetterAuth {
         if !is_user_id(&claims.sub) {
             return Err(Error::invalid_token("subject is not a user id"));
         }
-        Ok(BetterAuthUser {
+        Ok(LinkedUser {
             issuer: self.issuer.clone(),
             subject: claims.sub,
             // Profile fields that break our rules are left out rather than refusing the user.

@@ -133,7 +133,7 @@ impl Jwks {
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| unreachable(e.without_url().to_string()))?;
+            .map_err(|e| unreachable(with_causes(e)))?;
         if !response.status().is_success() {
             return Err(unreachable(format!("status {}", response.status())));
         }
@@ -141,7 +141,7 @@ impl Jwks {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| unreachable(e.without_url().to_string()))?
+            .map_err(|e| unreachable(with_causes(e)))?
         {
             body.extend_from_slice(&chunk);
             if body.len() > MAX_BYTES {
@@ -150,6 +150,20 @@ impl Jwks {
         }
         parse(&body).map_err(unreachable)
     }
+}
+
+/// The error and what caused it ("error sending request" alone says little): "connection
+/// refused", "timed out", a certificate problem.
+fn with_causes(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(&error);
+    while let Some(source) = cause {
+        text.push_str(": ");
+        text.push_str(&source.to_string());
+        cause = source.source();
+    }
+    text
 }
 
 /// The usable signing keys of a JWKS document, by `kid`. Keys without a `kid`, for another use,

@@ -6,7 +6,7 @@ pub mod password;
 pub mod refresh;
 pub mod token;
 
-pub use better_auth::{BetterAuth, BetterAuthSettings, BetterAuthUser};
+pub use better_auth::{BetterAuth, BetterAuthSettings};
 pub use jwks::JwksTimings;
 pub use password::Passwords;
 pub use refresh::RefreshToken;

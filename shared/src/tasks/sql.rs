@@ -4,30 +4,15 @@
 
 use const_format::concatcp;
 use tokio_postgres::types::Type;
-use uuid::Uuid;
 
 use super::list::{CursorKey, ListQuery, Order};
 use super::{NewTask, TaskChanges, TaskId};
 use crate::db::{BOUND_USER, Statement};
+use crate::identity::Owner;
 
 /// What every statement returns, read back by name in [`super::Task::from_row`]. Not
 /// `user_id`: every task a statement returns is the caller's, and the caller has their id.
 const COLUMNS: &str = "id, title, description, completed, created_at, updated_at";
-
-/// Whose tasks a statement works on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Owner {
-    /// This user, named by a parameter.
-    Id(Uuid),
-    /// The user the transaction is bound to: for callers whose row only the binding finds.
-    Bound,
-}
-
-impl From<Uuid> for Owner {
-    fn from(id: Uuid) -> Self {
-        Owner::Id(id)
-    }
-}
 
 /// Appends the owner: a parameter, or the bound user.
 fn owned_by(statement: Statement<'_>, owner: Owner) -> Statement<'_> {
@@ -145,6 +130,8 @@ pub fn list(owner: Owner, query: &ListQuery) -> Statement<'_> {
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+
+    use uuid::Uuid;
 
     use super::*;
     use crate::tasks::{Cursor, Sort, TaskTitle};

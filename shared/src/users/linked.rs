@@ -6,16 +6,34 @@ use const_format::concatcp;
 use tokio_postgres::Row;
 use tokio_postgres::types::Type;
 
-use super::User;
-use crate::auth::BetterAuthUser;
+use super::{DisplayName, Email, User, UserId};
 use crate::db::{BOUND_USER, Db, Statement};
 use crate::error::{Error, Result};
+
+/// A user another server signs in (Better Auth), as its verified token describes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedUser {
+    /// The server's URL, as its tokens name it.
+    pub issuer: String,
+    /// That server's id for the user: what the API shows as this user's id.
+    pub subject: String,
+    /// From the claims, when present and valid by our own rules.
+    pub email: Option<Email>,
+    pub name: DisplayName,
+}
+
+impl LinkedUser {
+    /// What the API calls this user: the other server's own id.
+    pub fn id(&self) -> UserId {
+        UserId::External(self.subject.clone())
+    }
+}
 
 /// Binds the transaction to the user's row, creating it if this is their first request and
 /// bringing email and name up to date when the token says otherwise: one statement, no write at
 /// all on most requests. Two first requests at once both insert; the unique key lets one in and
 /// the other finds no row this time (its snapshot predates the winner's commit).
-fn binding(user: &BetterAuthUser) -> Statement<'_> {
+fn binding(user: &LinkedUser) -> Statement<'_> {
     Statement::new(
         "WITH found AS (SELECT u.id, u.email, u.name FROM users u WHERE u.issuer = $1 AND u.subject = $2), \
          created AS (INSERT INTO users (issuer, subject, email, name) \
@@ -35,7 +53,7 @@ fn binding(user: &BetterAuthUser) -> Statement<'_> {
 /// Runs `statement` bound to the user's row, in one round trip. Only when a concurrent first
 /// request created the row meanwhile does it take a second: the first then did nothing (see
 /// [`binding`]), and the second finds the row.
-pub async fn run_as(db: &Db, user: &BetterAuthUser, statement: &Statement<'_>) -> Result<Vec<Row>> {
+pub async fn run_as(db: &Db, user: &LinkedUser, statement: &Statement<'_>) -> Result<Vec<Row>> {
     let binding = binding(user);
     for _ in 0..2 {
         if let Some(rows) = db.guarded(&binding, statement).await? {
@@ -48,7 +66,7 @@ pub async fn run_as(db: &Db, user: &BetterAuthUser, statement: &Statement<'_>) -
 }
 
 /// The user's account as the API shows it: Better Auth's id, email and name from the token.
-pub async fn user(db: &Db, user: &BetterAuthUser) -> Result<User> {
+pub async fn user(db: &Db, user: &LinkedUser) -> Result<User> {
     let statement = Statement::new(concatcp!(
         "SELECT id, email, name, created_at FROM users WHERE id = ",
         BOUND_USER

@@ -8,6 +8,7 @@ mod support;
 
 mod accounts;
 mod auth;
+mod better_auth;
 mod database;
 mod http_contract;
 mod logs;
