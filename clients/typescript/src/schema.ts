@@ -740,9 +740,10 @@ export interface components {
             completed?: boolean | null;
         };
         User: {
-            /** Format: uuid */
+            /** @description A UUID for accounts made here; a Better Auth user's own id (1 to 128 of A-Z, a-z, 0-9, `-._~`). */
             id: string;
-            email: string;
+            /** @description Always set for accounts made here; null for a Better Auth user whose token carries none. */
+            email: string | null;
             name: string | null;
             /** Format: date-time */
             created_at: string;
@@ -760,7 +761,7 @@ export interface components {
         };
         Task: {
             id: number;
-            /** Format: uuid */
+            /** @description The owner's `User.id`: always the caller's. */
             user_id: string;
             title: string;
             description: string | null;
@@ -930,6 +931,7 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Error"];
             503: components["responses"]["Error"];
         };
     };
@@ -979,6 +981,7 @@ export interface operations {
             };
             400: components["responses"]["Error"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Error"];
             413: components["responses"]["Error"];
             415: components["responses"]["Error"];
             422: components["responses"]["Error"];
@@ -1008,6 +1011,7 @@ export interface operations {
             };
             400: components["responses"]["Error"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Error"];
             413: components["responses"]["Error"];
             415: components["responses"]["Error"];
             422: components["responses"]["Error"];
@@ -1034,6 +1038,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Error"];
             503: components["responses"]["Error"];
         };
     };
@@ -1054,6 +1059,7 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Error"];
             503: components["responses"]["Error"];
         };
     };
@@ -1077,6 +1083,7 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Error"];
             404: components["responses"]["Error"];
             503: components["responses"]["Error"];
         };

@@ -117,66 +117,21 @@ impl BetterAuth {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-    use jsonwebtoken::jwk::Jwk;
     use jsonwebtoken::{Algorithm, EncodingKey, Header};
     use serde_json::{Value, json};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
-    use tokio::sync::RwLock;
 
     use time::OffsetDateTime;
 
     use super::*;
     use crate::error::AuthFailure;
+    use crate::testing::key_server::{KeyServer, Signer};
 
     const ISSUER: &str = "http://127.0.0.1:3000";
-
-    struct Signer {
-        kid: &'static str,
-        alg: Algorithm,
-        key: EncodingKey,
-    }
-
-    impl Signer {
-        fn ed25519(kid: &'static str) -> Self {
-            let der = include_bytes!("testdata/ed25519.der");
-            Self::new(kid, Algorithm::EdDSA, EncodingKey::from_ed_der(der))
-        }
-        fn other_ed25519(kid: &'static str) -> Self {
-            let der = include_bytes!("testdata/ed25519-other.der");
-            Self::new(kid, Algorithm::EdDSA, EncodingKey::from_ed_der(der))
-        }
-        fn p256(kid: &'static str) -> Self {
-            let der = include_bytes!("testdata/p256.der");
-            Self::new(kid, Algorithm::ES256, EncodingKey::from_ec_der(der))
-        }
-        fn rsa(kid: &'static str) -> Self {
-            let der = include_bytes!("testdata/rsa.der");
-            Self::new(kid, Algorithm::RS256, EncodingKey::from_rsa_der(der))
-        }
-        fn new(kid: &'static str, alg: Algorithm, key: EncodingKey) -> Self {
-            Self { kid, alg, key }
-        }
-
-        /// The public half as Better Auth publishes it.
-        fn jwk(&self) -> Value {
-            let mut jwk = Jwk::from_encoding_key(&self.key, self.alg).unwrap();
-            jwk.common.key_id = Some(self.kid.into());
-            serde_json::to_value(jwk).unwrap()
-        }
-
-        fn sign(&self, claims: &Value) -> String {
-            let mut header = Header::new(self.alg);
-            header.kid = Some(self.kid.into());
-            jsonwebtoken::encode(&header, claims, &self.key).unwrap()
-        }
-    }
 
     fn now() -> i64 {
         OffsetDateTime::now_utc().unix_timestamp()
@@ -198,75 +153,25 @@ mod tests {
         claims
     }
 
-    /// A JWKS endpoint on a loopback port, counting its fetches; `None` answers 503.
-    struct KeyServer {
-        url: Url,
-        keys: Arc<RwLock<Option<Value>>>,
-        fetches: Arc<AtomicUsize>,
-    }
-
-    impl KeyServer {
-        async fn start(keys: Option<Value>) -> Self {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let url = format!("http://{}/api/auth/jwks", listener.local_addr().unwrap());
-            let keys = Arc::new(RwLock::new(keys));
-            let fetches = Arc::new(AtomicUsize::new(0));
-            let (served, counted) = (keys.clone(), fetches.clone());
-            tokio::spawn(async move {
-                while let Ok((mut socket, _)) = listener.accept().await {
-                    let mut request = [0u8; 4096];
-                    let _ = socket.read(&mut request).await;
-                    counted.fetch_add(1, Ordering::SeqCst);
-                    let response = match served.read().await.as_ref() {
-                        Some(keys) => {
-                            let body = keys.to_string();
-                            format!(
-                                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
-                                 content-length: {}\r\nconnection: close\r\n\r\n{body}",
-                                body.len()
-                            )
-                        }
-                        None => "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\
-                                 connection: close\r\n\r\n"
-                            .to_owned(),
-                    };
-                    let _ = socket.write_all(response.as_bytes()).await;
-                }
-            });
-            Self {
-                url: url.parse().unwrap(),
-                keys,
-                fetches,
-            }
-        }
-
-        fn publishing(signers: &[&Signer]) -> Option<Value> {
-            Some(json!({"keys": signers.iter().map(|s| s.jwk()).collect::<Vec<_>>()}))
-        }
-
-        fn verifier(&self, cooldown: Duration) -> BetterAuth {
-            BetterAuth::new(&BetterAuthSettings {
-                issuer: ISSUER.into(),
-                audience: ISSUER.into(),
-                jwks_url: self.url.clone(),
-                jwks_timings: JwksTimings {
-                    timeout: Duration::from_secs(2),
-                    max_age: Duration::from_secs(600),
-                    cooldown,
-                },
-            })
-            .unwrap()
-        }
-
-        fn fetches(&self) -> usize {
-            self.fetches.load(Ordering::SeqCst)
-        }
+    fn verifier(server: &KeyServer, cooldown: Duration) -> BetterAuth {
+        BetterAuth::new(&BetterAuthSettings {
+            issuer: ISSUER.into(),
+            audience: ISSUER.into(),
+            jwks_url: server.url.clone(),
+            jwks_timings: JwksTimings {
+                timeout: Duration::from_secs(2),
+                max_age: Duration::from_secs(600),
+                cooldown,
+            },
+        })
+        .unwrap()
     }
 
     async fn verifier_of(signers: &[&Signer]) -> BetterAuth {
-        KeyServer::start(KeyServer::publishing(signers))
+        let server = KeyServer::start(KeyServer::publishing(signers))
             .await
-            .verifier(Duration::from_secs(30))
+            .unwrap();
+        verifier(&server, Duration::from_secs(30))
     }
 
     async fn rejected(verifier: &BetterAuth, token: &str) -> &'static str {
@@ -329,8 +234,10 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_kid_is_refused_and_fetches_the_keys_at_most_once_per_cooldown() {
         let signer = Signer::ed25519("k1");
-        let server = KeyServer::start(KeyServer::publishing(&[&signer])).await;
-        let verifier = server.verifier(Duration::from_millis(300));
+        let server = KeyServer::start(KeyServer::publishing(&[&signer]))
+            .await
+            .unwrap();
+        let verifier = verifier(&server, Duration::from_millis(300));
         verifier.verify(&signer.sign(&claims())).await.unwrap();
         assert_eq!(server.fetches(), 1);
 
@@ -346,7 +253,9 @@ mod tests {
 
         // A rotation: the provider publishes a new key; once the cooldown is over, one fetch finds it.
         let rotated = Signer::other_ed25519("k2");
-        *server.keys.write().await = KeyServer::publishing(&[&signer, &rotated]);
+        server
+            .publish(KeyServer::publishing(&[&signer, &rotated]))
+            .await;
         tokio::time::sleep(Duration::from_millis(350)).await;
         verifier.verify(&rotated.sign(&claims())).await.unwrap();
         assert_eq!(server.fetches(), 2);
@@ -383,8 +292,7 @@ mod tests {
     async fn a_token_without_a_kid_is_refused() {
         let signer = Signer::ed25519("k1");
         let verifier = verifier_of(&[&signer]).await;
-        let token =
-            jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims(), &signer.key).unwrap();
+        let token = signer.sign_with(Header::new(Algorithm::EdDSA), &claims());
         assert_eq!(rejected(&verifier, &token).await, "no key id in the header");
     }
 
@@ -394,9 +302,9 @@ mod tests {
         let verifier = verifier_of(&[&ed, &ec]).await;
         // ES256 in the header, the Ed25519 key's kid (and the other way round).
         let mismatched = [
-            Signer::new("ed", Algorithm::ES256, Signer::p256("").key),
-            Signer::new("ec", Algorithm::EdDSA, Signer::ed25519("").key),
-            Signer::new("ed", Algorithm::RS256, Signer::rsa("").key),
+            Signer::posing_as(Signer::p256(""), "ed", Algorithm::ES256),
+            Signer::posing_as(Signer::ed25519(""), "ec", Algorithm::EdDSA),
+            Signer::posing_as(Signer::rsa(""), "ed", Algorithm::RS256),
         ];
         for signer in &mismatched {
             assert_eq!(
@@ -459,8 +367,8 @@ mod tests {
     #[tokio::test]
     async fn unreachable_keys_are_503_and_retried_by_the_next_request() {
         let signer = Signer::ed25519("k1");
-        let server = KeyServer::start(None).await;
-        let verifier = server.verifier(Duration::from_secs(30));
+        let server = KeyServer::start(None).await.unwrap();
+        let verifier = verifier(&server, Duration::from_secs(30));
         let token = signer.sign(&claims());
         for _ in 0..2 {
             assert!(matches!(
@@ -473,10 +381,10 @@ mod tests {
             2,
             "a failure is not remembered as an answer"
         );
-        *server.keys.write().await = KeyServer::publishing(&[&signer]);
+        server.publish(KeyServer::publishing(&[&signer])).await;
         verifier.verify(&token).await.unwrap();
         // Once fetched, a provider outage keeps the keys: tokens still verify.
-        *server.keys.write().await = None;
+        server.publish(None).await;
         verifier.verify(&token).await.unwrap();
     }
 

@@ -3,6 +3,8 @@
 //! never call it (and LTO leaves it out of their binaries); it lives here, not behind a feature,
 //! so every build of the workspace shares one feature set.
 
+pub mod key_server;
+
 use std::collections::HashMap;
 
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
