@@ -172,11 +172,22 @@ class Api(unittest.TestCase):
             self.assertEqual(headers["WWW-Authenticate"], 'Bearer error="invalid_token"')
         self.assertError(request("POST", "/api/auth/refresh", {"refresh_token": renewed["refresh_token"]}), 401, "unauthorized")
 
-    def test_a_reused_refresh_token_ends_the_session(self):
+    def test_a_refresh_retried_moments_later_gets_the_same_successor(self):
         session = signup(full=True)
         _, _, renewed = request("POST", "/api/auth/refresh", {"refresh_token": session["refresh_token"]})
+        status, _, retried = request("POST", "/api/auth/refresh", {"refresh_token": session["refresh_token"]})
+        self.assertEqual(status, 200, retried)
+        self.assertEqual(retried["refresh_token"], renewed["refresh_token"])
+        for token in (renewed["token"], retried["token"]):
+            self.assertEqual(request("GET", "/api/auth/me", token=token)[0], 200)
+
+    def test_an_older_spent_refresh_token_ends_the_session(self):
+        session = signup(full=True)
+        _, _, first = request("POST", "/api/auth/refresh", {"refresh_token": session["refresh_token"]})
+        _, _, second = request("POST", "/api/auth/refresh", {"refresh_token": first["refresh_token"]})
         self.assertError(request("POST", "/api/auth/refresh", {"refresh_token": session["refresh_token"]}), 401, "unauthorized")
-        self.assertError(request("GET", "/api/auth/me", token=renewed["token"]), 401, "unauthorized")
+        self.assertError(request("GET", "/api/auth/me", token=second["token"]), 401, "unauthorized")
+        self.assertError(request("POST", "/api/auth/refresh", {"refresh_token": second["refresh_token"]}), 401, "unauthorized")
 
     def test_repeated_wrong_passwords_are_throttled_with_retry_after(self):
         email, _, _ = signup()

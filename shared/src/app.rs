@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use crate::auth::{BetterAuth, Passwords, Tokens};
+use crate::auth::{BetterAuth, Passwords, SuccessorKey, Tokens};
 use crate::config::{Config, SessionSettings};
 use crate::db::Db;
 
@@ -13,6 +13,7 @@ pub struct App {
     pub better_auth: Option<BetterAuth>,
     pub passwords: Passwords,
     pub sessions: SessionSettings,
+    pub successors: SuccessorKey,
     pub signups_per_address: i32,
 }
 
@@ -49,6 +50,7 @@ impl App {
                 .transpose()?,
             passwords: Passwords::new(config.bcrypt_cost),
             sessions: config.sessions,
+            successors: SuccessorKey::new(&config.tokens.secret),
             signups_per_address: config.signups_per_address,
         })
     }

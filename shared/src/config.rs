@@ -30,6 +30,8 @@ const DEFAULT_TTL_SECONDS: u64 = 86_400;
 const DEFAULT_SESSION_TTL_SECONDS: u64 = 30 * 86_400;
 /// How long a refresh token lasts unused: a session idle this long ends.
 const DEFAULT_REFRESH_TTL_SECONDS: u64 = 7 * 86_400;
+/// Two tabs refreshing at once, a retry after a lost answer: seconds, not minutes (GoTrue's 10).
+const DEFAULT_REUSE_INTERVAL_SECONDS: u64 = 10;
 const DEFAULT_BCRYPT_COST: u32 = 12;
 const DEFAULT_ISSUER: &str = "todo-auth-lambda";
 const DEFAULT_AUDIENCE: &str = "todo-app";
@@ -57,6 +59,9 @@ pub struct Config {
 pub struct SessionSettings {
     pub session_ttl_seconds: u64,
     pub refresh_ttl_seconds: u64,
+    /// How long after a refresh its spent token, presented again, gets the same successor
+    /// instead of ending the session (GoTrue's `REFRESH_TOKEN_REUSE_INTERVAL`); 0 turns it off.
+    pub reuse_interval_seconds: u64,
 }
 
 /// Why the function refuses to start; names the variable, never its value.
@@ -135,6 +140,12 @@ impl Config {
                 "REFRESH_TTL_SECONDS",
                 DEFAULT_REFRESH_TTL_SECONDS,
                 300..=31_536_000,
+            )?,
+            reuse_interval_seconds: number(
+                &get,
+                "REFRESH_REUSE_INTERVAL_SECONDS",
+                DEFAULT_REUSE_INTERVAL_SECONDS,
+                0..=60,
             )?,
         };
         let signups_per_address = number(
@@ -291,6 +302,7 @@ mod tests {
         assert_eq!(config.tokens.ttl_seconds, 86_400);
         assert_eq!(config.sessions.session_ttl_seconds, 2_592_000);
         assert_eq!(config.sessions.refresh_ttl_seconds, 604_800);
+        assert_eq!(config.sessions.reuse_interval_seconds, 10);
         assert_eq!(config.statement_timeout, Duration::from_secs(5));
         assert_eq!(config.signups_per_address, 10);
         assert_eq!(config.tokens.issuer, "todo-auth-lambda");
@@ -369,6 +381,7 @@ mod tests {
             ("BCRYPT_COST", "10"),
             ("SESSION_TTL_SECONDS", "86400"),
             ("REFRESH_TTL_SECONDS", "3600"),
+            ("REFRESH_REUSE_INTERVAL_SECONDS", "0"),
             ("DATABASE_STATEMENT_TIMEOUT_MS", "1500"),
             ("SIGNUPS_PER_ADDRESS", "500"),
         ])
@@ -377,7 +390,8 @@ mod tests {
             config.sessions,
             SessionSettings {
                 session_ttl_seconds: 86_400,
-                refresh_ttl_seconds: 3_600
+                refresh_ttl_seconds: 3_600,
+                reuse_interval_seconds: 0,
             }
         );
         assert_eq!(config.statement_timeout, Duration::from_millis(1500));
@@ -447,6 +461,7 @@ mod tests {
             ("JWT_TTL_SECONDS", "86401"),
             ("SESSION_TTL_SECONDS", "10"),
             ("REFRESH_TTL_SECONDS", "soon"),
+            ("REFRESH_REUSE_INTERVAL_SECONDS", "61"),
             ("DATABASE_STATEMENT_TIMEOUT_MS", "0"),
             ("SIGNUPS_PER_ADDRESS", "0"),
         ] {

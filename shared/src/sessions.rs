@@ -1,5 +1,6 @@
 //! Sessions: one per signin, kept alive by rotating refresh tokens, ended by signout or by the
-//! reuse of a spent refresh token (which means two parties hold the family: one was a thief).
+//! reuse of a spent refresh token (which means two parties hold the family: one was a thief),
+//! except the token spent moments ago, which gets its successor again (two tabs, a retry).
 //! This module is the one place that says what a live session is, binds a caller's requests to
 //! theirs, and turns "no live session" into a refused token.
 
@@ -10,7 +11,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
-use crate::auth::{Caller, RefreshToken};
+use crate::auth::{Caller, RefreshToken, SuccessorKey};
 use crate::config::SessionSettings;
 use crate::db::{Db, Statement};
 use crate::error::{Error, Result};
@@ -226,12 +227,15 @@ const START: &str = "WITH session AS (
     SELECT $3, id, least(expires_at, now() + make_interval(secs => $4)) FROM session
     RETURNING session_id";
 
-/// Spends a refresh token and issues the next, in one statement. The row lock makes two
-/// concurrent uses of one token serialise: the second sees it spent, which counts as reuse.
-/// Reuse ends the whole session; an expired token or an ended session just refuses.
+/// Spends a refresh token and issues its successor, in one statement. The row lock makes two
+/// concurrent uses of one token serialise: the second sees it spent. A token spent within the
+/// reuse window whose successor (`$2`) is still the session's unspent token is `replayed`: the
+/// caller gets that successor again. Any other spent token is reuse, which the caller answers
+/// by ending the session; an expired token or an ended session just refuses.
 const ROTATE: &str = concatcp!(
     "WITH presented AS (
         SELECT r.token_hash, r.session_id, r.used_at IS NOT NULL AS spent, s.user_id,
+               r.used_at > now() - make_interval(secs => $4) AS recent,
                r.expires_at > now() AND ",
     LIVE,
     " AS live
@@ -239,15 +243,15 @@ const ROTATE: &str = concatcp!(
         WHERE r.token_hash = $1
         FOR UPDATE OF r
     ),
+    replayed AS (
+        SELECT c.token_hash FROM presented p
+        JOIN refresh_tokens c ON c.token_hash = $2 AND c.session_id = p.session_id
+        WHERE p.spent AND p.recent AND p.live AND c.used_at IS NULL AND c.expires_at > now()
+    ),
     used AS (
         UPDATE refresh_tokens r SET used_at = now() FROM presented p
         WHERE r.token_hash = p.token_hash AND NOT p.spent AND p.live
         RETURNING r.session_id
-    ),
-    revoked AS (
-        UPDATE sessions s SET ended_at = now() FROM presented p
-        WHERE s.id = p.session_id AND p.spent AND s.ended_at IS NULL
-        RETURNING s.id
     ),
     touched AS (
         UPDATE sessions s SET last_used_at = now() FROM used WHERE s.id = used.session_id
@@ -258,10 +262,14 @@ const ROTATE: &str = concatcp!(
         FROM used JOIN sessions s ON s.id = used.session_id
         RETURNING session_id
     )
-    SELECT p.session_id, p.spent, EXISTS (SELECT FROM issued) AS rotated,
-           u.id, u.email, u.name, u.created_at
+    SELECT p.session_id, p.spent, p.recent, EXISTS (SELECT FROM issued) AS rotated,
+           EXISTS (SELECT FROM replayed) AS replayed, u.id, u.email, u.name, u.created_at
     FROM presented p JOIN users u ON u.id = p.user_id"
 );
+
+/// Ends a session whose spent refresh token came back: two parties hold its tokens, one of them
+/// a thief, and neither can be told apart.
+const END_FAMILY: &str = "UPDATE sessions SET ended_at = now() WHERE id = $1 AND ended_at IS NULL";
 
 /// A session just opened or refreshed: who it is for, and the refresh token to hand out.
 pub struct Issued {
@@ -286,26 +294,46 @@ pub async fn start(db: &Db, user: Uuid, settings: SessionSettings) -> Result<Iss
     })
 }
 
-/// Trades a refresh token for the next one of its session, and the session's user.
+/// Trades a refresh token for its successor, and the session's user. Within the reuse window
+/// the token just spent gets its successor again; any other reuse ends the session.
 pub async fn refresh(
     db: &Db,
     presented: &RefreshToken,
+    successors: &SuccessorKey,
     settings: SessionSettings,
 ) -> Result<(User, Issued)> {
-    let next = RefreshToken::generate()?;
+    let next = presented.successor(successors);
     let statement = Statement::new(ROTATE)
         .arg(presented.hash(), Type::BYTEA)
         .arg(next.hash(), Type::BYTEA)
-        .arg(settings.refresh_ttl_seconds as f64, Type::FLOAT8);
-    let row = db.query_opt(&statement).await?;
+        .arg(settings.refresh_ttl_seconds as f64, Type::FLOAT8)
+        .arg(settings.reuse_interval_seconds as f64, Type::FLOAT8);
+    let mut row = db
+        .query_opt(&statement)
+        .await?
+        .ok_or(Error::invalid_token("unknown refresh token"))?;
+    // Spent within the window, and no successor seen: the refresh that spent it may have
+    // committed after this statement's snapshot was taken (it waited on the row lock). A new
+    // snapshot tells that apart from the reuse of an older token.
+    if row.try_get::<_, bool>("spent")?
+        && row.try_get::<_, bool>("recent")?
+        && !row.try_get::<_, bool>("replayed")?
+    {
+        row = db
+            .query_opt(&statement)
+            .await?
+            .ok_or(Error::invalid_token("unknown refresh token"))?;
+    }
     drop(statement);
-    let row = row.ok_or(Error::invalid_token("unknown refresh token"))?;
     let session: Uuid = row.try_get("session_id")?;
-    if row.try_get::<_, bool>("spent")? {
+    if row.try_get::<_, bool>("replayed")? {
+        tracing::info!(%session, "just-spent refresh token presented again; same successor");
+    } else if row.try_get::<_, bool>("spent")? {
+        db.query(&Statement::new(END_FAMILY).arg(session, Type::UUID))
+            .await?;
         tracing::warn!(%session, "spent refresh token presented again; session ended");
         return Err(Error::invalid_token("refresh token reused"));
-    }
-    if !row.try_get::<_, bool>("rotated")? {
+    } else if !row.try_get::<_, bool>("rotated")? {
         return Err(Error::invalid_token(ENDED));
     }
     let user = User::from_row(&row)?;

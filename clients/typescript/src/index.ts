@@ -5,8 +5,9 @@
  * Sessions are handled for the caller: the access token is refreshed shortly before it expires
  * and when the API refuses it, and the call is retried once; concurrent calls share one refresh;
  * tabs sharing a storage coordinate through the Web Locks API so that two tabs never present
- * the same refresh token (the API ends a session whose refresh token is spent twice). When the
- * session has definitely ended, the storage is cleared and `onSessionEnd` fires once.
+ * the same refresh token (past a 10-second grace, the API ends a session whose refresh token is
+ * spent twice). When the session has definitely ended, the storage is cleared and `onSessionEnd`
+ * fires once.
  */
 import type { components, paths } from "./schema.js";
 

@@ -9,7 +9,7 @@ pub mod token;
 pub use better_auth::{BetterAuth, BetterAuthSettings};
 pub use jwks::JwksTimings;
 pub use password::Passwords;
-pub use refresh::RefreshToken;
+pub use refresh::{RefreshToken, SuccessorKey};
 pub use token::{IssuedToken, TokenSettings, Tokens};
 
 use uuid::Uuid;

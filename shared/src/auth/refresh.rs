@@ -1,8 +1,13 @@
-//! Refresh tokens: 256 random bits, base64url, handed to the client once. The database keeps
-//! only their SHA-256: a leaked table cannot be replayed, and a random token needs no slow hash.
+//! Refresh tokens: 256 bits, base64url, handed to the client. A session's first is random; each
+//! next one is derived from the one it replaces with HMAC-SHA256 under a server key, so that a
+//! token spent moments ago (two tabs, a retried request) can be answered with the same successor
+//! again although only hashes are stored. Without the key a successor is as unpredictable as a
+//! random token. The database keeps only their SHA-256: a leaked table cannot be replayed, and a
+//! 256-bit token needs no slow hash.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
@@ -12,10 +17,27 @@ const TOKEN_BYTES: usize = 32;
 /// The base64url length of 32 bytes, unpadded.
 const ENCODED_LEN: usize = 43;
 
-/// A refresh token: the secret the client holds (when we issued it) and the hash we store.
+/// A refresh token: the secret the client holds and the hash we store.
 pub struct RefreshToken {
-    secret: Option<SecretString>,
+    secret: SecretString,
     hash: [u8; 32],
+}
+
+/// The key successors are derived with. It comes from the JWT secret (a key of its own, by a
+/// fixed label), so deployments have nothing new to manage.
+pub struct SuccessorKey(Hmac<Sha256>);
+
+impl SuccessorKey {
+    pub fn new(secret: &SecretString) -> Self {
+        let mut derive = new_mac(secret.expose_secret().as_bytes());
+        derive.update(b"todo-auth-lambda refresh-token successor key v1");
+        Self(new_mac(&derive.finalize().into_bytes()))
+    }
+}
+
+fn new_mac(key: &[u8]) -> Hmac<Sha256> {
+    // HMAC takes keys of any length: this cannot fail.
+    <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!())
 }
 
 impl RefreshToken {
@@ -23,11 +45,22 @@ impl RefreshToken {
         let mut bytes = [0u8; TOKEN_BYTES];
         getrandom::fill(&mut bytes)
             .map_err(|e| Error::Internal(format!("the OS random source failed: {e}")))?;
+        Ok(Self::from_bytes(&bytes))
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Self {
         let secret = B64.encode(bytes);
-        Ok(Self {
+        Self {
             hash: hash(&secret),
-            secret: Some(SecretString::from(secret)),
-        })
+            secret: SecretString::from(secret),
+        }
+    }
+
+    /// The token that replaces this one when it is spent: the same every time it is asked for.
+    pub fn successor(&self, key: &SuccessorKey) -> Self {
+        let mut mac = key.0.clone();
+        mac.update(self.secret.expose_secret().as_bytes());
+        Self::from_bytes(&mac.finalize().into_bytes())
     }
 
     /// A token a client presented. Anything that is not one of ours by shape is refused before
@@ -42,7 +75,7 @@ impl RefreshToken {
         }
         Ok(Self {
             hash: hash(token),
-            secret: None,
+            secret: SecretString::from(token),
         })
     }
 
@@ -50,12 +83,9 @@ impl RefreshToken {
         &self.hash
     }
 
-    /// The token to hand to the client; only a generated token has one.
-    pub fn expose(&self) -> Result<&str> {
-        self.secret
-            .as_ref()
-            .map(ExposeSecret::expose_secret)
-            .ok_or_else(|| Error::Internal("a presented refresh token cannot be re-issued".into()))
+    /// The token to hand to the client.
+    pub fn expose(&self) -> &str {
+        self.secret.expose_secret()
     }
 }
 
@@ -70,7 +100,7 @@ mod tests {
     #[test]
     fn a_generated_token_is_accepted_back_with_the_same_hash() {
         let issued = RefreshToken::generate().unwrap();
-        let token = issued.expose().unwrap();
+        let token = issued.expose();
         assert_eq!(token.len(), ENCODED_LEN);
         assert_eq!(
             RefreshToken::presented(token).unwrap().hash(),
@@ -82,23 +112,38 @@ mod tests {
     fn two_generated_tokens_differ() {
         let a = RefreshToken::generate().unwrap();
         let b = RefreshToken::generate().unwrap();
-        assert_ne!(a.expose().unwrap(), b.expose().unwrap());
+        assert_ne!(a.expose(), b.expose());
         assert_ne!(a.hash(), b.hash());
     }
 
     #[test]
     fn the_stored_hash_is_not_the_token() {
         let issued = RefreshToken::generate().unwrap();
-        assert_ne!(issued.hash(), issued.expose().unwrap().as_bytes());
+        assert_ne!(issued.hash(), issued.expose().as_bytes());
+    }
+
+    #[test]
+    fn a_successor_is_a_well_formed_token_the_same_every_time_and_keyed() {
+        let key = SuccessorKey::new(&SecretString::from("0123456789abcdef0123456789abcdef"));
+        let other = SuccessorKey::new(&SecretString::from("another secret of at least 32 bytes"));
+        let token = RefreshToken::generate().unwrap();
+        let next = token.successor(&key);
+        assert!(RefreshToken::presented(next.expose()).is_ok());
+        assert_eq!(next.expose(), token.successor(&key).expose());
+        assert_eq!(
+            next.hash(),
+            RefreshToken::presented(token.expose())
+                .unwrap()
+                .successor(&key)
+                .hash()
+        );
+        assert_ne!(next.expose(), token.successor(&other).expose());
+        assert_ne!(next.expose(), next.successor(&key).expose());
     }
 
     #[test]
     fn tokens_of_the_wrong_shape_are_refused() {
-        let good = RefreshToken::generate()
-            .unwrap()
-            .expose()
-            .unwrap()
-            .to_owned();
+        let good = RefreshToken::generate().unwrap().expose().to_owned();
         for token in [
             "",
             "short",

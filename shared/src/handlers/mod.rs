@@ -88,7 +88,7 @@ fn session(app: &App, user: User, issued: &Issued, status: StatusCode) -> Result
             token: access.token,
             token_type: "Bearer",
             expires_in: access.expires_in,
-            refresh_token: issued.refresh.expose()?,
+            refresh_token: issued.refresh.expose(),
         },
     )
 }

@@ -1,5 +1,6 @@
 //! `POST /api/auth/refresh` `{"refresh_token"}` → 200 session: a new access token and the next
-//! refresh token. Each refresh token works once; presenting a spent one ends its session.
+//! refresh token. Each refresh token works once; presenting a spent one ends its session, unless
+//! it was spent within the reuse window (10 s): then it gets the same successor again.
 
 use std::convert::Infallible;
 
@@ -37,6 +38,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 
 async fn refresh(app: &App, req: Request) -> Result<Response<Body>> {
     let presented: RefreshToken = json_body::<RefreshBody>(&req)?.try_into()?;
-    let (user, issued) = sessions::refresh(&app.db, &presented, app.sessions).await?;
+    let (user, issued) =
+        sessions::refresh(&app.db, &presented, &app.successors, app.sessions).await?;
     super::session(app, user, &issued, StatusCode::OK)
 }

@@ -86,45 +86,124 @@ async fn refresh_returns_new_tokens_for_the_same_user() {
     assert_eq!(status, StatusCode::OK, "the rotated token works once too");
 }
 
+/// Moves a refresh token's spending `seconds` into the past, as if that long had passed.
+async fn spent_ago(refresh_token: &str, seconds: f64) {
+    admin()
+        .await
+        .execute(
+            "UPDATE refresh_tokens SET used_at = used_at - make_interval(secs => $2)
+             WHERE token_hash = sha256(convert_to($1, 'UTF8'))",
+            &[&refresh_token, &seconds],
+        )
+        .await
+        .unwrap();
+}
+
+/// Asserts that every token of the session is refused: its access tokens and `refresh_token`.
+async fn assert_session_ended(app: &App, access_tokens: &[&str], refresh_token: &str) {
+    let (status, _) = refresh(app, refresh_token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    for token in access_tokens {
+        assert_eq!(me_status(app, token).await, StatusCode::UNAUTHORIZED);
+    }
+}
+
 #[tokio::test]
-async fn a_reused_refresh_token_ends_the_whole_session() {
+async fn a_refresh_token_spent_longer_ago_than_the_reuse_window_ends_the_whole_session() {
     let app = app();
     let account = signup(&app).await;
     let (_, first) = refresh(&app, &account.refresh_token).await;
+    spent_ago(&account.refresh_token, 11.0).await;
     let stolen_replay = refresh(&app, &account.refresh_token).await;
     assert_eq!(stolen_replay.0, StatusCode::UNAUTHORIZED);
     assert_eq!(stolen_replay.1["error"]["code"], "unauthorized");
 
     // Both parties are out: the legitimate holder's newer tokens stop working too.
-    let (status, _) = refresh(&app, first["refresh_token"].as_str().unwrap()).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        me_status(&app, first["token"].as_str().unwrap()).await,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        me_status(&app, &account.token).await,
-        StatusCode::UNAUTHORIZED
-    );
+    let newer = first["token"].as_str().unwrap();
+    let newer_refresh = first["refresh_token"].as_str().unwrap();
+    assert_session_ended(&app, &[newer, &account.token], newer_refresh).await;
 }
 
 #[tokio::test]
-async fn two_concurrent_refreshes_with_one_token_let_at_most_one_through() {
+async fn a_refresh_token_presented_again_within_the_window_gets_the_same_successor() {
     let app = app();
     let account = signup(&app).await;
-    let (a, b) = tokio::join!(
-        refresh(&app, &account.refresh_token),
-        refresh(&app, &account.refresh_token)
-    );
-    let ok = [&a, &b]
-        .iter()
-        .filter(|(status, _)| *status == StatusCode::OK)
-        .count();
-    assert!(ok <= 1, "{a:?} {b:?}");
-    assert!(
-        [a.0, b.0].contains(&StatusCode::UNAUTHORIZED),
-        "the second use counts as reuse"
-    );
+    let (status, first) = refresh(&app, &account.refresh_token).await;
+    assert_eq!(status, StatusCode::OK);
+    // A retry after a lost answer, or a second tab, moments later.
+    spent_ago(&account.refresh_token, 8.0).await;
+    let (status, again) = refresh(&app, &account.refresh_token).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["refresh_token"], first["refresh_token"]);
+    assert_eq!(again["user"]["id"], account.id.to_string());
+    // The session goes on: every access token works, and the successor refreshes once.
+    for token in [
+        &account.token,
+        first["token"].as_str().unwrap(),
+        again["token"].as_str().unwrap(),
+    ] {
+        assert_eq!(me_status(&app, token).await, StatusCode::OK);
+    }
+    let (status, _) = refresh(&app, first["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn only_the_token_spent_last_gets_its_successor_again() {
+    let app = app();
+    let account = signup(&app).await;
+    let (_, first) = refresh(&app, &account.refresh_token).await;
+    let (_, second) = refresh(&app, first["refresh_token"].as_str().unwrap()).await;
+    // Within the window, but its successor is spent too: a grandparent is reuse.
+    let (status, _) = refresh(&app, &account.refresh_token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let latest = second["token"].as_str().unwrap();
+    assert_session_ended(&app, &[latest], second["refresh_token"].as_str().unwrap()).await;
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_with_one_token_all_get_the_same_successor() {
+    // Separate connections, all waiting on the token's row lock (held here until every refresh
+    // has started), so each of them began before the winner's refresh committed.
+    let apps: Vec<App> = (0..4).map(|_| app()).collect();
+    for app in &apps {
+        app.db.warm_up().await;
+    }
+    let account = signup(&apps[0]).await;
+    let mut holder = admin().await;
+    let lock = holder.transaction().await.unwrap();
+    lock.execute(
+        "SELECT FROM refresh_tokens WHERE token_hash = sha256(convert_to($1, 'UTF8')) FOR UPDATE",
+        &[&account.refresh_token],
+    )
+    .await
+    .unwrap();
+    let refreshes =
+        futures_util::future::join_all(apps.iter().map(|app| refresh(app, &account.refresh_token)));
+    let release = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        lock.commit().await.unwrap();
+    };
+    let (answers, ()) = tokio::join!(refreshes, release);
+    for (status, body) in &answers {
+        assert_eq!(*status, StatusCode::OK, "{body}");
+        assert_eq!(body["refresh_token"], answers[0].1["refresh_token"]);
+    }
+    let successor = answers[0].1["refresh_token"].as_str().unwrap();
+    assert_eq!(refresh(&apps[0], successor).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn with_the_window_at_zero_any_second_use_ends_the_session() {
+    let mut settings = config();
+    settings.sessions.reuse_interval_seconds = 0;
+    let app = App::new(&settings).unwrap();
+    let account = signup(&app).await;
+    let (_, first) = refresh(&app, &account.refresh_token).await;
+    let (status, _) = refresh(&app, &account.refresh_token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let newer = first["token"].as_str().unwrap();
+    assert_session_ended(&app, &[newer], first["refresh_token"].as_str().unwrap()).await;
 }
 
 #[tokio::test]
