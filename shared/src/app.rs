@@ -5,6 +5,7 @@ use std::time::Instant;
 use crate::auth::{BetterAuth, Passwords, SuccessorKey, Tokens};
 use crate::config::{Config, SessionSettings};
 use crate::db::Db;
+use crate::throttle::Throttle;
 
 pub struct App {
     pub db: Db,
@@ -14,7 +15,7 @@ pub struct App {
     pub passwords: Passwords,
     pub sessions: SessionSettings,
     pub successors: SuccessorKey,
-    pub signups_per_address: i32,
+    pub throttle: Throttle,
 }
 
 impl App {
@@ -51,7 +52,7 @@ impl App {
             passwords: Passwords::new(config.bcrypt_cost),
             sessions: config.sessions,
             successors: SuccessorKey::new(&config.tokens.secret),
-            signups_per_address: config.signups_per_address,
+            throttle: Throttle::new(&config.tokens.secret, config.signups_per_address),
         })
     }
 }

@@ -1,21 +1,35 @@
-//! Brute-force defence, with its state in PostgreSQL: failed signins are counted per account,
-//! per account and address, and per address; signups per address. Past a free allowance each
-//! further hit blocks its key for a doubling delay up to a cap, and a quiet hour forgets them.
+//! Brute-force defence, with its state in PostgreSQL: signin attempts are counted per account,
+//! per account and address, and per address; signups per address. Each attempt is counted
+//! before it is tried, atomically with the check (one statement locks the keys, refuses while
+//! any is blocked, else counts), so requests in flight together cannot all pass a check that
+//! none has counted yet. The attempt that uses up a key's allowance blocks it for a delay that
+//! doubles with each attempt after, up to a cap; a quiet hour forgets a key. A successful
+//! signin clears the account's count and takes its own attempt back from the address keys, so
+//! people who sign in correctly never use up their address's allowance (an office behind one
+//! NAT).
 //!
 //! An attacker cannot lock a victim out for long: the account-wide key, the only one the
 //! victim shares with an attacker elsewhere, allows the most failures and blocks the shortest.
 //!
-//! The keys in `throttles.key` (the V2 migration's comment names older ones; an applied
-//! migration is never edited, so they are documented here):
-//! - `signin-account:<email>`: failed signins of one account, from anywhere;
-//! - `signin-account-address:<email>|<address>`: of one account from one address;
-//! - `signin-address:<address>`: of any account from one address;
+//! Keys are stored as `<kind>:<HMAC-SHA256 of the name>` (key derived from `JWT_SECRET`), so
+//! the emails and addresses attackers type are not kept in clear, and cannot be confirmed from
+//! the table with a list of candidates. The names, before hashing:
+//! - `signin-account:<email>`: signin attempts on one account, from anywhere;
+//! - `signin-account-address:<email>|<address>`: on one account from one address;
+//! - `signin-address:<address>`: on any account from one address;
 //! - `signup-address:<address>`: signups from one address.
 
 use std::net::IpAddr;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use const_format::concatcp;
+use hmac::{Hmac, Mac};
+use secrecy::SecretString;
+use sha2::Sha256;
 use tokio_postgres::types::Type;
 
+use crate::auth::derived_hmac;
 use crate::db::{Db, Statement};
 use crate::error::{Error, Result};
 use crate::users::Email;
@@ -23,7 +37,7 @@ use crate::users::Email;
 /// How one kind of key is throttled.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
-    /// Hits allowed before any delay.
+    /// Attempts allowed before any delay: the last of them blocks the key for a second.
     pub free: i32,
     /// The longest a key is blocked for, in seconds.
     pub max_delay_seconds: f64,
@@ -60,130 +74,211 @@ const SIGNUP_ADDRESS: Policy = Policy {
 /// One counter: its key in `throttles` and its policy.
 #[derive(Debug, Clone)]
 pub struct Key {
-    name: String,
+    stored: String,
     policy: Policy,
 }
 
-/// The account-wide key: the one a successful signin clears.
-fn account_key(email: &Email) -> String {
-    format!("signin-account:{}", email.as_str())
+/// Names keys and stores them hashed; one per function, built at cold start.
+pub struct Throttle {
+    hasher: Hmac<Sha256>,
+    signups_per_address: i32,
 }
 
-/// The keys a failed signin counts against.
-pub fn signin_keys(email: &Email, address: Option<IpAddr>) -> Vec<Key> {
-    let mut keys = vec![Key {
-        name: account_key(email),
-        policy: SIGNIN_ACCOUNT,
-    }];
-    if let Some(address) = address {
-        keys.push(Key {
-            name: format!("signin-account-address:{}|{address}", email.as_str()),
-            policy: SIGNIN_ACCOUNT_FROM_ADDRESS,
-        });
-        keys.push(Key {
-            name: format!("signin-address:{address}"),
-            policy: SIGNIN_ADDRESS,
-        });
+impl Throttle {
+    pub fn new(secret: &SecretString, signups_per_address: i32) -> Self {
+        Self {
+            hasher: derived_hmac(secret, b"todo-auth-lambda throttle key names v1"),
+            signups_per_address,
+        }
     }
-    keys
+
+    /// How a key's name is stored: its kind in clear (for operators), the rest hashed.
+    pub fn stored(&self, name: &str) -> String {
+        let (kind, rest) = name.split_once(':').unwrap_or(("", name));
+        let mut mac = self.hasher.clone();
+        mac.update(rest.as_bytes());
+        format!("{kind}:{}", B64.encode(mac.finalize().into_bytes()))
+    }
+
+    fn key(&self, name: &str, policy: Policy) -> Key {
+        Key {
+            stored: self.stored(name),
+            policy,
+        }
+    }
+
+    /// The keys a signin attempt counts against, the account-wide one first.
+    pub fn signin_keys(&self, email: &Email, address: Option<IpAddr>) -> Vec<Key> {
+        let email = email.as_str();
+        let mut keys = vec![self.key(&format!("signin-account:{email}"), SIGNIN_ACCOUNT)];
+        if let Some(address) = address {
+            keys.push(self.key(
+                &format!("signin-account-address:{email}|{address}"),
+                SIGNIN_ACCOUNT_FROM_ADDRESS,
+            ));
+            keys.push(self.key(&format!("signin-address:{address}"), SIGNIN_ADDRESS));
+        }
+        keys
+    }
+
+    /// The keys a signup counts against: none when the address is unknown.
+    pub fn signup_keys(&self, address: Option<IpAddr>) -> Vec<Key> {
+        let policy = Policy {
+            free: self.signups_per_address,
+            ..SIGNUP_ADDRESS
+        };
+        address
+            .map(|address| self.key(&format!("signup-address:{address}"), policy))
+            .into_iter()
+            .collect()
+    }
 }
 
-/// The keys a signup counts against: none when the address is unknown.
-pub fn signup_keys(address: Option<IpAddr>, per_address: i32) -> Vec<Key> {
-    address
-        .map(|address| Key {
-            name: format!("signup-address:{address}"),
-            policy: Policy {
-                free: per_address,
-                ..SIGNUP_ADDRESS
-            },
-        })
-        .into_iter()
-        .collect()
-}
-
-const BLOCKED_FOR: &str =
-    "SELECT ceil(extract(epoch FROM max(blocked_until) - now()))::int8 AS seconds
-    FROM throttles WHERE key = ANY($1) AND blocked_until > now()";
-
-/// `$1` key, `$2` free hits, `$3` longest delay, `$4` quiet period (seconds). The new count
-/// is spelled twice because `SET` cannot read its own result. A few stale rows of other keys
-/// are pruned on the way, so the table stays the size of recent abuse: only rows no one else
-/// holds (`SKIP LOCKED`: two prunes never wait on each other, so never deadlock), and only if
-/// still stale when deleted (the staleness test is repeated where the row is locked, so a
-/// row another transaction just hit keeps its count).
-const HIT: &str = "WITH pruned AS (
+/// One attempt against every key in `$1` (with their allowances `$2`, longest delays `$3` and
+/// quiet periods `$4`, in seconds): the keys' rows are locked (in key order, so concurrent
+/// attempts never deadlock), and unless one of them is blocked each is counted, a count past
+/// its quiet period starting again at 1. The attempt that reaches a key's allowance blocks it
+/// for 1 s, each one after for twice as long, up to the cap. A blocked attempt counts nothing,
+/// so waiting out the block always works. Two first attempts on a new key both insert; the
+/// second waits for the first and counts on top of it (and is refused if the first blocked).
+///
+/// A few stale rows of other keys are pruned on the way, so the table stays the size of recent
+/// abuse: only rows no one else holds (`SKIP LOCKED`: two prunes never wait on each other, so
+/// never deadlock), and only if still stale when deleted (the test is repeated where the row is
+/// locked, so a row another transaction just counted keeps its count).
+const ATTEMPT: &str = concatcp!(
+    "WITH policy AS (
+        SELECT * FROM unnest($1::text[], $2::int4[], $3::float8[], $4::float8[])
+            AS p(key, free, max_delay, quiet)
+    ),
+    locked AS (
+        SELECT t.key, t.blocked_until FROM throttles t WHERE t.key = ANY($1)
+        ORDER BY t.key FOR UPDATE
+    ),
+    blocked AS (
+        SELECT max(blocked_until) AS until FROM locked WHERE blocked_until > now()
+    ),
+    pruned AS (
         DELETE FROM throttles t WHERE t.key IN (
             SELECT key FROM throttles
-            WHERE key <> $1 AND last_hit_at < now() - make_interval(secs => $4)
+            WHERE key <> ALL($1) AND last_hit_at < now() - make_interval(secs => $5)
             AND (blocked_until IS NULL OR blocked_until < now())
             LIMIT 20
             FOR UPDATE SKIP LOCKED)
-        AND t.last_hit_at < now() - make_interval(secs => $4)
+        AND t.last_hit_at < now() - make_interval(secs => $5)
         AND (t.blocked_until IS NULL OR t.blocked_until < now())
+    ),
+    counted AS (
+        INSERT INTO throttles AS t (key, hits, last_hit_at, blocked_until)
+        SELECT p.key, 1, now(),
+               CASE WHEN 1 >= p.free THEN now() + make_interval(secs => least(1, p.max_delay)) END
+        FROM policy p WHERE (SELECT until FROM blocked) IS NULL
+        ON CONFLICT (key) DO UPDATE SET
+            hits = ",
+    NEW_HITS,
+    ",
+            last_hit_at = now(),
+            blocked_until = CASE WHEN ",
+    NEW_HITS,
+    " >= ",
+    FREE,
+    // The exponent is capped too: 2^1024 would overflow a double.
+    " THEN now() + make_interval(secs => least(",
+    MAX_DELAY,
+    ", power(2, least(30, ",
+    NEW_HITS,
+    " - ",
+    FREE,
+    ")))) END
+        WHERE t.blocked_until IS NULL OR t.blocked_until <= now()
+        RETURNING t.key
     )
-    INSERT INTO throttles AS t (key, hits, last_hit_at, blocked_until)
-    VALUES ($1, 1, now(), CASE WHEN 1 > $2 THEN now() + make_interval(secs => least(1, $3)) END)
-    ON CONFLICT (key) DO UPDATE SET
-        hits = CASE WHEN t.last_hit_at < now() - make_interval(secs => $4) THEN 1
-                    ELSE t.hits + 1 END,
-        last_hit_at = now(),
-        blocked_until = CASE
-            WHEN (CASE WHEN t.last_hit_at < now() - make_interval(secs => $4) THEN 1
-                       ELSE t.hits + 1 END) > $2
-            -- The exponent is capped too: 2^1024 would overflow a double.
-            THEN now() + make_interval(secs => least($3, power(2, least(30, (CASE
-                WHEN t.last_hit_at < now() - make_interval(secs => $4) THEN 1
-                ELSE t.hits + 1 END) - $2 - 1))))
-        END";
+    SELECT (SELECT count(*) FROM counted) AS counted,
+           ceil(extract(epoch FROM (SELECT until FROM blocked) - now()))::int8 AS retry_after"
+);
 
-/// Refuses with 429 while any of the keys is blocked, saying for how long. A refused attempt
-/// is not counted, so waiting out the block always works.
-pub async fn check(db: &Db, keys: &[Key]) -> Result<()> {
+/// In `ATTEMPT`'s update of row `t`: its count with this attempt (after a quiet period, 1),
+/// and its policy. (`ON CONFLICT DO UPDATE` takes no `FROM`: these are scalar subqueries.)
+const NEW_HITS: &str = "(SELECT CASE WHEN t.last_hit_at < now() - make_interval(secs => p.quiet) \
+     THEN 1 ELSE t.hits + 1 END FROM policy p WHERE p.key = t.key)";
+const FREE: &str = "(SELECT p.free FROM policy p WHERE p.key = t.key)";
+const MAX_DELAY: &str = "(SELECT p.max_delay FROM policy p WHERE p.key = t.key)";
+
+/// Counts an attempt against every key, or refuses it with 429 (saying for how long) while any
+/// of them is blocked. One statement: nothing can slip between the check and the count.
+pub async fn attempt(db: &Db, keys: &[Key]) -> Result<()> {
     if keys.is_empty() {
         return Ok(());
     }
-    let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+    let statement = Statement::new(ATTEMPT)
+        .arg(
+            keys.iter().map(|k| k.stored.as_str()).collect::<Vec<_>>(),
+            Type::TEXT_ARRAY,
+        )
+        .arg(
+            keys.iter().map(|k| k.policy.free).collect::<Vec<_>>(),
+            Type::INT4_ARRAY,
+        )
+        .arg(
+            keys.iter()
+                .map(|k| k.policy.max_delay_seconds)
+                .collect::<Vec<_>>(),
+            Type::FLOAT8_ARRAY,
+        )
+        .arg(
+            keys.iter()
+                .map(|k| k.policy.forget_after_seconds)
+                .collect::<Vec<_>>(),
+            Type::FLOAT8_ARRAY,
+        )
+        // Every kind of key is forgotten after the same quiet hour: what the prune looks for.
+        .arg(QUIET_HOUR, Type::FLOAT8);
     let row = db
-        .query_opt(&Statement::new(BLOCKED_FOR).arg(names, Type::TEXT_ARRAY))
-        .await?;
-    match row
-        .map(|row| row.try_get::<_, Option<i64>>("seconds"))
-        .transpose()?
-    {
-        Some(Some(seconds)) => {
-            tracing::info!(retry_after = seconds, "throttled");
-            Err(Error::RateLimited {
-                retry_after: seconds.max(1) as u64,
-            })
-        }
-        _ => Ok(()),
+        .query_opt(&statement)
+        .await?
+        .ok_or_else(|| Error::Internal("SELECT gave no row".into()))?;
+    let counted: i64 = row.try_get("counted")?;
+    let retry_after: Option<i64> = row.try_get("retry_after")?;
+    if counted == keys.len() as i64 {
+        return Ok(());
     }
+    // Blocked when this statement began, or (a race on a new key) by the attempt it waited for.
+    let retry_after = retry_after.unwrap_or(1).max(1) as u64;
+    tracing::info!(retry_after, "throttled");
+    Err(Error::RateLimited { retry_after })
 }
 
-/// Counts one attempt against every key. The statements are pipelined: one round trip.
-pub async fn hit(db: &Db, keys: &[Key]) -> Result<()> {
-    let statements: Vec<Statement<'_>> = keys
-        .iter()
-        .map(|key| {
-            Statement::new(HIT)
-                .arg(key.name.as_str(), Type::TEXT)
-                .arg(key.policy.free, Type::INT4)
-                .arg(key.policy.max_delay_seconds, Type::FLOAT8)
-                .arg(key.policy.forget_after_seconds, Type::FLOAT8)
-        })
-        .collect();
-    for result in db.pipeline(&statements).await {
-        result?;
-    }
-    Ok(())
-}
-
-/// Forgets the account's failures after a successful signin; address keys stay.
-pub async fn clear_account(db: &Db, email: &Email) -> Result<()> {
-    db.query(
-        &Statement::new("DELETE FROM throttles WHERE key = ").bind(account_key(email), Type::TEXT),
+/// After a successful signin with `keys`: the account's count is forgotten, and the attempt
+/// is taken back from the others, lifting a block only it had set.
+const SUCCEEDED: &str = "WITH account AS (
+        DELETE FROM throttles WHERE key = $1
+    ),
+    policy AS (
+        SELECT * FROM unnest($2::text[], $3::int4[]) AS p(key, free)
+    ),
+    spent AS (
+        DELETE FROM throttles t USING policy p WHERE t.key = p.key AND t.hits <= 1
     )
-    .await?;
+    UPDATE throttles t SET
+        hits = t.hits - 1,
+        blocked_until = CASE WHEN t.hits - 1 >= p.free THEN t.blocked_until END
+    FROM policy p WHERE t.key = p.key AND t.hits > 1";
+
+/// Records a successful signin: the first key is the account's (see [`Throttle::signin_keys`]).
+pub async fn succeeded(db: &Db, keys: &[Key]) -> Result<()> {
+    let Some((account, others)) = keys.split_first() else {
+        return Ok(());
+    };
+    let statement = Statement::new(SUCCEEDED)
+        .arg(account.stored.as_str(), Type::TEXT)
+        .arg(
+            others.iter().map(|k| k.stored.as_str()).collect::<Vec<_>>(),
+            Type::TEXT_ARRAY,
+        )
+        .arg(
+            others.iter().map(|k| k.policy.free).collect::<Vec<_>>(),
+            Type::INT4_ARRAY,
+        );
+    db.query(&statement).await?;
     Ok(())
 }

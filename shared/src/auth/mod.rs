@@ -12,7 +12,24 @@ pub use password::Passwords;
 pub use refresh::{RefreshToken, SuccessorKey};
 pub use token::{IssuedToken, TokenSettings, Tokens};
 
+use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::Sha256;
 use uuid::Uuid;
+
+/// An HMAC-SHA256 keyed for one purpose (`label`) from the JWT secret: the keys that derive
+/// refresh tokens and hash throttle keys, with nothing new for a deployment to manage, and
+/// none of them usable as another.
+pub(crate) fn derived_hmac(secret: &SecretString, label: &[u8]) -> Hmac<Sha256> {
+    let mut derive = hmac(secret.expose_secret().as_bytes());
+    derive.update(label);
+    hmac(&derive.finalize().into_bytes())
+}
+
+fn hmac(key: &[u8]) -> Hmac<Sha256> {
+    // HMAC takes keys of any length: this cannot fail.
+    <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!())
+}
 
 /// Who a verified access token speaks for: a user, within one of their sessions. The session
 /// may since have ended; every statement run for the caller checks that it is still live.

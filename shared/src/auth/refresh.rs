@@ -29,15 +29,11 @@ pub struct SuccessorKey(Hmac<Sha256>);
 
 impl SuccessorKey {
     pub fn new(secret: &SecretString) -> Self {
-        let mut derive = new_mac(secret.expose_secret().as_bytes());
-        derive.update(b"todo-auth-lambda refresh-token successor key v1");
-        Self(new_mac(&derive.finalize().into_bytes()))
+        Self(super::derived_hmac(
+            secret,
+            b"todo-auth-lambda refresh-token successor key v1",
+        ))
     }
-}
-
-fn new_mac(key: &[u8]) -> Hmac<Sha256> {
-    // HMAC takes keys of any length: this cannot fail.
-    <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!())
 }
 
 impl RefreshToken {

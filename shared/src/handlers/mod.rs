@@ -112,12 +112,11 @@ async fn confirm_password(
 ) -> Result<()> {
     let email = Email::parse(user.email.as_deref().unwrap_or_default())
         .map_err(|problem| Error::Internal(format!("a stored email {problem}")))?;
-    let keys = throttle::signin_keys(&email, source_address(req));
-    throttle::check(&app.db, &keys).await?;
+    let keys = app.throttle.signin_keys(&email, source_address(req));
+    throttle::attempt(&app.db, &keys).await?;
     if app.passwords.verify(password, Some(hash)).await? {
-        return Ok(());
+        return throttle::succeeded(&app.db, &keys).await;
     }
     tracing::info!(reason = "wrong password", "password confirmation refused");
-    throttle::hit(&app.db, &keys).await?;
     Err(Error::InvalidCredentials)
 }

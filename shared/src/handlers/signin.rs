@@ -1,6 +1,7 @@
 //! `POST /api/auth/signin` `{"email", "password"}` → 200 session. An unknown email and a wrong
-//! password get the same 401 after the same bcrypt work. Repeated failures per account and per
-//! address are throttled with 429 and `Retry-After`.
+//! password get the same 401 after the same bcrypt work. Attempts per account and per address
+//! are counted before they are tried and throttled with 429 and `Retry-After`; a success clears
+//! the account's count and takes itself back from the address's.
 
 use std::convert::Infallible;
 
@@ -42,11 +43,11 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 
 async fn signin(app: &App, req: Request) -> Result<Response<Body>> {
     let Credentials { email, password } = json_body::<SigninBody>(&req)?.try_into()?;
-    let keys = throttle::signin_keys(&email, source_address(&req));
-    // Pipelined: the throttle check and the lookup share one round trip.
+    let keys = app.throttle.signin_keys(&email, source_address(&req));
+    // Pipelined: counting the attempt and the lookup share one round trip.
     let (allowed, account) = tokio::join!(
         biased;
-        throttle::check(&app.db, &keys),
+        throttle::attempt(&app.db, &keys),
         users::find_with_hash(&app.db, &email),
     );
     allowed?;
@@ -58,7 +59,7 @@ async fn signin(app: &App, req: Request) -> Result<Response<Body>> {
             let (issued, cleared) = tokio::join!(
                 biased;
                 sessions::start(&app.db, user.key, app.sessions),
-                throttle::clear_account(&app.db, &email),
+                throttle::succeeded(&app.db, &keys),
             );
             cleared?;
             super::session(app, user, &issued?, StatusCode::OK)
@@ -70,7 +71,6 @@ async fn signin(app: &App, req: Request) -> Result<Response<Body>> {
                 "unknown email"
             };
             tracing::info!(reason, "signin refused");
-            throttle::hit(&app.db, &keys).await?;
             Err(Error::InvalidCredentials)
         }
     }

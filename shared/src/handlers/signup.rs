@@ -49,10 +49,9 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 
 async fn signup(app: &App, req: Request) -> Result<Response<Body>> {
     let account: NewAccount = json_body::<SignupBody>(&req)?.try_into()?;
-    let keys = throttle::signup_keys(source_address(&req), app.signups_per_address);
-    throttle::check(&app.db, &keys).await?;
     // Counted before the attempt, so taken emails cost an attacker probing for them too.
-    throttle::hit(&app.db, &keys).await?;
+    let keys = app.throttle.signup_keys(source_address(&req));
+    throttle::attempt(&app.db, &keys).await?;
     let hash = app.passwords.hash(account.password.secret()).await?;
     let user = users::create(&app.db, &account.email, &account.name, &hash).await?;
     let issued = sessions::start(&app.db, user.key, app.sessions).await?;

@@ -1,4 +1,5 @@
-//! Brute-force defence: failed signins per account and address, signups per address.
+//! Brute-force defence: signin attempts per account and address, counted before they are
+//! tried; signups per address; keys stored hashed.
 
 use crate::support::*;
 use lambda_http::{Body, Response};
@@ -35,17 +36,30 @@ fn retry_after(response: &Response<Body>) -> u64 {
         .unwrap()
 }
 
-/// Sets a throttle key's count as if it had seen `hits` recent attempts.
-async fn preset(key: &str, hits: i32) {
+/// Sets the count of the key named `name` as if it had seen `hits` recent attempts.
+async fn preset(app: &App, name: &str, hits: i32) {
     admin()
         .await
         .execute(
             "INSERT INTO throttles (key, hits, last_hit_at) VALUES ($1, $2, now())
              ON CONFLICT (key) DO UPDATE SET hits = $2, last_hit_at = now(), blocked_until = NULL",
-            &[&key, &hits],
+            &[&app.throttle.stored(name), &hits],
         )
         .await
         .unwrap();
+}
+
+/// The count of the key named `name`, if it has a row.
+async fn hits(app: &App, name: &str) -> Option<i32> {
+    admin()
+        .await
+        .query_opt(
+            "SELECT hits FROM throttles WHERE key = $1",
+            &[&app.throttle.stored(name)],
+        )
+        .await
+        .unwrap()
+        .map(|row| row.get(0))
 }
 
 #[tokio::test]
@@ -53,11 +67,11 @@ async fn repeated_failures_from_one_address_are_answered_429_with_retry_after() 
     let app = app();
     let account = signup(&app).await;
     let ip = address();
-    for _ in 1..=6 {
+    for _ in 1..=5 {
         let response = signin(&app, &account.email, "wrong password", &ip).await;
         assert_error(response, StatusCode::UNAUTHORIZED, "invalid_credentials");
     }
-    // The sixth failure went past the free five: blocked, even for the right password.
+    // The fifth attempt used up the allowance: blocked, even for the right password.
     let response = signin(&app, &account.email, PASSWORD, &ip).await;
     assert!(retry_after(&response) >= 1);
     let body = assert_error(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
@@ -82,17 +96,9 @@ async fn the_block_lifts_after_retry_after_and_success_clears_the_account() {
     tokio::time::sleep(std::time::Duration::from_secs(retry_after(&blocked))).await;
     let response = signin(&app, &account.email, PASSWORD, &ip).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let left: i64 = admin()
-        .await
-        .query_one(
-            "SELECT count(*) FROM throttles WHERE key = $1",
-            &[&format!("signin-account:{}", account.email)],
-        )
-        .await
-        .unwrap()
-        .get(0);
     assert_eq!(
-        left, 0,
+        hits(&app, &format!("signin-account:{}", account.email)).await,
+        None,
         "a successful signin forgets the account's failures"
     );
 }
@@ -103,8 +109,9 @@ async fn delays_double_with_each_failure_up_to_a_cap() {
     let account = signup(&app).await;
     let ip = address();
     let key = format!("signin-account-address:{}|{ip}", account.email);
-    for (hits_before, expected) in [(9, 16), (10, 32), (13, 256), (40, 900)] {
-        preset(&key, hits_before).await;
+    // The allowance is 5: the 5th attempt blocks for 1 s, the 10th for 2^5.
+    for (hits_before, expected) in [(4, 1), (9, 32), (10, 64), (13, 512), (40, 900)] {
+        preset(&app, &key, hits_before).await;
         signin(&app, &account.email, "wrong password", &ip).await;
         let response = signin(&app, &account.email, PASSWORD, &ip).await;
         let waited = retry_after(&response);
@@ -121,7 +128,7 @@ async fn an_attacker_with_many_addresses_cannot_lock_the_owner_out_for_long() {
     let app = app();
     let account = signup(&app).await;
     // Failures from everywhere: the account-wide count is far past its allowance.
-    preset(&format!("signin-account:{}", account.email), 10_000).await;
+    preset(&app, &format!("signin-account:{}", account.email), 10_000).await;
     let failed = signin(&app, &account.email, "wrong password", &address()).await;
     assert_error(failed, StatusCode::UNAUTHORIZED, "invalid_credentials");
     let response = signin(&app, &account.email, PASSWORD, &address()).await;
@@ -133,7 +140,7 @@ async fn an_attacker_with_many_addresses_cannot_lock_the_owner_out_for_long() {
 async fn one_address_spraying_many_accounts_is_throttled() {
     let app = app();
     let ip = address();
-    preset(&format!("signin-address:{ip}"), 30).await;
+    preset(&app, &format!("signin-address:{ip}"), 29).await;
     signin(&app, &unique_email(), "wrong password", &ip).await;
     let response = signin(&app, &unique_email(), "any password", &ip).await;
     assert_error(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
@@ -148,12 +155,12 @@ async fn after_a_quiet_hour_the_count_starts_again() {
     let account = signup(&app).await;
     let ip = address();
     let key = format!("signin-account-address:{}|{ip}", account.email);
-    preset(&key, 500).await;
+    preset(&app, &key, 500).await;
     admin()
         .await
         .execute(
             "UPDATE throttles SET last_hit_at = now() - interval '61 minutes' WHERE key = $1",
-            &[&key],
+            &[&app.throttle.stored(&key)],
         )
         .await
         .unwrap();
@@ -179,7 +186,7 @@ async fn signups_from_one_address_are_throttled() {
             .await
         }
     };
-    preset(&format!("signup-address:{ip}"), 10).await;
+    preset(&app, &format!("signup-address:{ip}"), 9).await;
     assert_eq!(signup_from(ip.clone()).await.status(), StatusCode::CREATED);
     let response = signup_from(ip.clone()).await;
     assert!(retry_after(&response) >= 1);
@@ -195,12 +202,13 @@ async fn signups_from_one_address_are_throttled() {
 async fn concurrent_hits_on_stale_keys_neither_fail_nor_lose_a_fresh_count() {
     let addresses: Vec<String> = (0..24).map(|_| address()).collect();
     let admin = admin().await;
+    let names = |ip: &str| app().throttle.stored(&format!("signup-address:{ip}"));
     for ip in &addresses {
         admin
             .execute(
                 "INSERT INTO throttles (key, hits, last_hit_at)
-                 VALUES ('signup-address:' || $1, 3, now() - interval '2 hours')",
-                &[ip],
+                 VALUES ($1, 3, now() - interval '2 hours')",
+                &[&names(ip)],
             )
             .await
             .unwrap();
@@ -210,9 +218,9 @@ async fn concurrent_hits_on_stale_keys_neither_fail_nor_lose_a_fresh_count() {
         hits.push(tokio::spawn(async move {
             // An app of its own: a connection of its own, as another function instance has.
             let app = app();
-            let keys = shared::throttle::signup_keys(Some(ip.parse().unwrap()), 10);
+            let keys = app.throttle.signup_keys(Some(ip.parse().unwrap()));
             for _ in 0..3 {
-                shared::throttle::hit(&app.db, &keys).await?;
+                shared::throttle::attempt(&app.db, &keys).await?;
             }
             Ok::<_, shared::Error>(())
         }));
@@ -222,10 +230,7 @@ async fn concurrent_hits_on_stale_keys_neither_fail_nor_lose_a_fresh_count() {
     }
     for ip in &addresses {
         let row = admin
-            .query_opt(
-                "SELECT hits FROM throttles WHERE key = 'signup-address:' || $1",
-                &[ip],
-            )
+            .query_opt("SELECT hits FROM throttles WHERE key = $1", &[&names(ip)])
             .await
             .unwrap();
         let hits: Option<i32> = row.map(|r| r.get(0));
@@ -235,4 +240,90 @@ async fn concurrent_hits_on_stale_keys_neither_fail_nor_lose_a_fresh_count() {
             "{ip}: the quiet hour restarted it at 1, then 2 more"
         );
     }
+}
+
+/// Attempts in flight together at the edge of the allowance: the check and the count are one
+/// statement, so no more than the allowance gets a password check (401); the rest are 429.
+#[tokio::test]
+async fn concurrent_wrong_signins_at_the_edge_get_at_most_the_allowance_of_checks() {
+    let apps: Vec<App> = (0..4).map(|_| app()).collect();
+    let account = signup(&apps[0]).await;
+    let ip = address();
+    // One attempt left on this account from this address (allowance 5).
+    preset(
+        &apps[0],
+        &format!("signin-account-address:{}|{ip}", account.email),
+        4,
+    )
+    .await;
+    let attempts =
+        (0..20).map(|i| signin(&apps[i % apps.len()], &account.email, "wrong password", &ip));
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(attempts)
+        .await
+        .iter()
+        .map(|r| r.status())
+        .collect();
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((checked, refused), (1, 19), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn people_who_sign_in_correctly_never_use_up_their_addresss_allowance() {
+    let app = app();
+    let ip = address();
+    // An office behind one NAT: more successful signins than the address allows attempts (30).
+    let accounts = futures_util::future::join_all((0..8).map(|_| signup(&app))).await;
+    for _ in 0..5 {
+        for account in &accounts {
+            let response = signin(&app, &account.email, PASSWORD, &ip).await;
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+    }
+    assert_eq!(hits(&app, &format!("signin-address:{ip}")).await, None);
+    // A failure still counts, and a success after it takes back only itself.
+    signin(&app, &accounts[0].email, "wrong password", &ip).await;
+    signin(&app, &accounts[1].email, PASSWORD, &ip).await;
+    assert_eq!(hits(&app, &format!("signin-address:{ip}")).await, Some(1));
+}
+
+#[tokio::test]
+async fn throttle_keys_keep_no_email_or_address_in_clear() {
+    let app = app();
+    let account = signup(&app).await;
+    let ip = address();
+    signin(&app, &account.email, "wrong password", &ip).await;
+    let (local, _) = account.email.split_once('@').unwrap();
+    let leaked: i64 = admin()
+        .await
+        .query_one(
+            "SELECT count(*) FROM throttles WHERE key LIKE '%' || $1 || '%' OR key LIKE '%' || $2 || '%'",
+            &[&local, &ip],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(leaked, 0);
+    let kinds: Vec<String> = admin()
+        .await
+        .query(
+            "SELECT key FROM throttles WHERE key = ANY($1) ORDER BY key",
+            &[&vec![
+                app.throttle
+                    .stored(&format!("signin-account:{}", account.email)),
+                app.throttle.stored(&format!("signin-address:{ip}")),
+            ]],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0).split(':').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(kinds, ["signin-account", "signin-address"]);
 }
