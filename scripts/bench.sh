@@ -17,7 +17,9 @@ started_db=""
 trap '[ -n "$started_db" ] && scripts/local-db.sh stop' EXIT
 started_db=1
 DATABASE_URL=$(scripts/local-db.sh fresh todo_bench)
-export DATABASE_URL
+# The functions it starts log in as their own role, which the functions insist on.
+FUNCTION_DATABASE_URL=$(scripts/local-db.sh app-url "$DATABASE_URL")
+export DATABASE_URL FUNCTION_DATABASE_URL
 
 # The arm64 zips (sizes), then native release builds of what is measured here.
 scripts/package.sh

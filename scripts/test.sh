@@ -59,7 +59,9 @@ cargo test --workspace --locked
 step "benchmark smoke run (keeps bench/ working; its figures mean nothing)"
 cargo build --workspace --locked --bins # the smoke cold-starts, and cargo lambda watch runs, these
 started_db=1
-DATABASE_URL=$(scripts/local-db.sh fresh todo_bench_smoke) cargo run -q --locked -p bench -- --smoke --out target/bench-smoke.md
+bench_url=$(scripts/local-db.sh fresh todo_bench_smoke)
+DATABASE_URL=$bench_url FUNCTION_DATABASE_URL=$(scripts/local-db.sh app-url "$bench_url") \
+  cargo run -q --locked -p bench -- --smoke --out target/bench-smoke.md
 
 step "contract: functions/, the watch router, template.yaml, events/ and openapi.yaml agree; shared has no module cycle"
 python3 -m unittest discover -s tests

@@ -14,7 +14,7 @@ pub async fn run(bench: &mut Bench) -> Result<(), String> {
     let app = bench.app(4)?;
     let account = signup(&app).await?;
     let env = vec![
-        ("DATABASE_URL", bench.database_url.clone()),
+        ("DATABASE_URL", bench.function_database_url.clone()),
         ("JWT_SECRET", JWT_SECRET.to_owned()),
         ("BCRYPT_COST", "4".to_owned()),
     ];

@@ -40,7 +40,7 @@ pub async fn run(bench: &mut Bench) -> Result<(), String> {
             "127.0.0.1",
         ])
         .args(["--invoke-port", &port.to_string()])
-        .env("DATABASE_URL", &bench.database_url)
+        .env("DATABASE_URL", &bench.function_database_url)
         .env("JWT_SECRET", JWT_SECRET)
         .env("RUST_LOG", "warn")
         .current_dir(&bench.root)

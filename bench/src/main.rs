@@ -50,11 +50,15 @@ async fn main() -> ExitCode {
         eprintln!("bench: refusing to run on database {dbname:?}: its name must contain \"bench\"");
         return ExitCode::FAILURE;
     }
+    // The functions it starts log in as a role that row-level security applies to, as they must.
+    let function_database_url =
+        std::env::var("FUNCTION_DATABASE_URL").unwrap_or_else(|_| database_url.clone());
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut bench = Bench {
         smoke,
         root,
         database_url,
+        function_database_url,
         report: String::new(),
     };
     match run(&mut bench).await {

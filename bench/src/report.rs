@@ -11,7 +11,10 @@ pub const JWT_SECRET: &str = "benchmark-secret-that-is-at-least-32-bytes";
 pub struct Bench {
     pub smoke: bool,
     pub root: PathBuf,
+    /// The owner's: the benchmark fills and inspects the database with it.
     pub database_url: String,
+    /// What the function processes it starts log in with (`FUNCTION_DATABASE_URL`).
+    pub function_database_url: String,
     pub report: String,
 }
 

@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use secrecy::SecretString;
+use tokio_postgres::config::{Host, SslMode};
 
 use reqwest::Url;
 
@@ -229,13 +230,29 @@ fn fetchable_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
 
 /// Parses a `postgres://` URL or a key=value string. `sslmode=require` turns TLS on.
 fn database_config(url: &str) -> Result<tokio_postgres::Config, ConfigError> {
+    // libpq's `verify-full` is what `require` does here (postgres-native-tls checks the
+    // certificate and the host name); tokio-postgres's parser only knows `require`.
+    let url = url
+        .replace("sslmode=verify-full", "sslmode=require")
+        .replace("sslmode=verify-ca", "sslmode=require");
     // The parser's message can quote the URL, password included: say only what is wrong in general.
-    let mut config = tokio_postgres::Config::from_str(url).map_err(|_| ConfigError::Invalid {
+    let mut config = tokio_postgres::Config::from_str(&url).map_err(|_| ConfigError::Invalid {
         name: DATABASE_URL,
         problem:
             "not a PostgreSQL connection URL (postgres://user:password@host/db?sslmode=require)"
                 .into(),
     })?;
+    // `prefer` (the default) falls back to plain text when TLS fails, which anyone on the path
+    // can force: over a network, only TLS with a verified certificate will do.
+    if config.get_ssl_mode() != SslMode::Require && !config.get_hosts().iter().all(is_this_machine)
+    {
+        return Err(ConfigError::Invalid {
+            name: DATABASE_URL,
+            problem: "a database on another machine needs sslmode=require (or verify-full): \
+                      without it the connection may go unencrypted"
+                .into(),
+        });
+    }
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
     }
@@ -243,6 +260,20 @@ fn database_config(url: &str) -> Result<tokio_postgres::Config, ConfigError> {
         config.application_name("todo-auth-lambda");
     }
     Ok(config)
+}
+
+/// A Unix socket, `localhost` or a loopback address.
+fn is_this_machine(host: &Host) -> bool {
+    match host {
+        Host::Tcp(name) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        #[cfg(unix)]
+        Host::Unix(_) => true,
+    }
 }
 
 /// The number setting `name` within `range`, `default` when unset.
@@ -271,7 +302,6 @@ fn number<T: FromStr + PartialOrd + std::fmt::Display>(
 #[cfg(test)]
 mod tests {
     use secrecy::ExposeSecret;
-    use tokio_postgres::config::SslMode;
 
     use super::*;
 
@@ -295,7 +325,10 @@ mod tests {
     #[test]
     fn defaults_apply_when_only_the_required_variables_are_set() {
         let config = load(&[
-            ("DATABASE_URL", "postgres://u:p@db.example.com/app"),
+            (
+                "DATABASE_URL",
+                "postgres://u:p@db.example.com/app?sslmode=require",
+            ),
             ("JWT_SECRET", SECRET),
         ])
         .unwrap();
@@ -448,6 +481,37 @@ mod tests {
         ]);
         assert!(message.starts_with("DATABASE_URL is invalid"), "{message}");
         assert!(!message.contains("hunter2"), "{message}");
+    }
+
+    #[test]
+    fn a_database_on_another_machine_needs_tls() {
+        for url in [
+            "postgres://u:p@db.example.com/app",
+            "postgres://u:p@db.example.com/app?sslmode=prefer",
+            "postgres://u:p@10.0.0.5/app?sslmode=disable",
+            "host=db.example.com user=u dbname=app",
+            "postgres://u:p@localhost,db.example.com/app",
+        ] {
+            let message = error(&[("DATABASE_URL", url), ("JWT_SECRET", SECRET)]);
+            assert!(
+                message.contains("needs sslmode=require"),
+                "{url}: {message}"
+            );
+        }
+        for url in [
+            "postgres://u:p@db.example.com/app?sslmode=require",
+            "postgres://u:p@ep-x.eu-central-1.aws.neon.tech/app?sslmode=verify-full",
+            "postgres://u:p@127.0.0.1:5432/app?sslmode=disable",
+            "postgres://u:p@[::1]/app",
+            "postgres://u:p@localhost/app",
+            "host=/var/run/postgresql user=u dbname=app",
+        ] {
+            let config = load(&[("DATABASE_URL", url), ("JWT_SECRET", SECRET)])
+                .unwrap_or_else(|e| panic!("{url}: {e}"));
+            if url.contains("verify-full") {
+                assert_eq!(config.database.get_ssl_mode(), SslMode::Require);
+            }
+        }
     }
 
     #[test]

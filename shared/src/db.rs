@@ -171,10 +171,25 @@ impl Db {
 
     /// Connects during the cold start, when Lambda gives the most CPU. A failure is only logged:
     /// the first request tries again and answers 503 if the database is still away.
-    pub async fn warm_up(&self) {
-        if let Err(error) = self.client().await {
-            tracing::warn!(%error, "database not reachable at start-up; will retry per request");
+    pub async fn warm_up(&self) -> bool {
+        match self.client().await {
+            Ok(_) => true,
+            Err(error) => {
+                tracing::warn!(%error, "database not reachable at start-up; will retry per request");
+                false
+            }
         }
+    }
+
+    /// Whether the role we log in as skips row-level security (a superuser, or `BYPASSRLS`):
+    /// then the policy on tasks, the second line of isolation, would not hold.
+    pub async fn bypasses_row_security(&self) -> Result<bool, DbError> {
+        let row = self
+            .query_opt(&Statement::new(
+                "SELECT rolsuper OR rolbypassrls AS bypasses FROM pg_roles WHERE rolname = current_user",
+            ))
+            .await?;
+        Ok(row.is_some_and(|row| row.get("bypasses")))
     }
 
     /// Runs one statement and returns its rows.

@@ -217,15 +217,41 @@ async fn outcome(db: &Db, statement: &Statement<'_>) -> Result<Outcome> {
     })
 }
 
-/// Opens a session and its first refresh token, in one statement.
-const START: &str = "WITH session AS (
+/// Opens a session and its first refresh token, in one statement, pruning on the way (see
+/// [`PRUNE`]).
+const START: &str = concatcp!(
+    "WITH ",
+    PRUNE,
+    ", session AS (
         INSERT INTO sessions (user_id, expires_at)
         VALUES ($1, now() + make_interval(secs => $2))
         RETURNING id, expires_at
     )
     INSERT INTO refresh_tokens (token_hash, session_id, expires_at)
     SELECT $3, id, least(expires_at, now() + make_interval(secs => $4)) FROM session
-    RETURNING session_id";
+    RETURNING session_id"
+);
+
+/// Deletes the oldest few ended sessions, expired sessions and expired refresh tokens (a
+/// session's tokens go with it: ON DELETE CASCADE), so the tables hold what can still be used
+/// rather than every signin ever made. None of them can do anything any more: an ended or
+/// expired session refuses its tokens whether its row is there or not, and an expired refresh
+/// token, spent or not, is refused. Bounded per statement, oldest first, and only rows no one
+/// else holds (`SKIP LOCKED`), as the throttle's prune. Sessions open at least as often as
+/// they end; tokens are pruned by refreshes too, which issue them.
+const PRUNE: &str = "ended AS (
+        DELETE FROM sessions WHERE id IN (
+            SELECT id FROM sessions WHERE ended_at IS NOT NULL
+            ORDER BY ended_at LIMIT 20 FOR UPDATE SKIP LOCKED)
+    ), lapsed AS (
+        DELETE FROM sessions WHERE id IN (
+            SELECT id FROM sessions WHERE expires_at < now() AND ended_at IS NULL
+            ORDER BY expires_at LIMIT 20 FOR UPDATE SKIP LOCKED)
+    ), expired AS (
+        DELETE FROM refresh_tokens WHERE token_hash IN (
+            SELECT token_hash FROM refresh_tokens WHERE expires_at < now()
+            ORDER BY expires_at LIMIT 20 FOR UPDATE SKIP LOCKED)
+    )";
 
 /// Spends a refresh token and issues its successor, in one statement. The row lock makes two
 /// concurrent uses of one token serialise: the second sees it spent. A token spent within the
@@ -233,7 +259,12 @@ const START: &str = "WITH session AS (
 /// caller gets that successor again. Any other spent token is reuse, which the caller answers
 /// by ending the session; an expired token or an ended session just refuses.
 const ROTATE: &str = concatcp!(
-    "WITH presented AS (
+    "WITH expired AS (
+        DELETE FROM refresh_tokens WHERE token_hash IN (
+            SELECT token_hash FROM refresh_tokens WHERE expires_at < now() AND token_hash <> $1
+            ORDER BY expires_at LIMIT 10 FOR UPDATE SKIP LOCKED)
+    ),
+    presented AS (
         SELECT r.token_hash, r.session_id, r.used_at IS NOT NULL AS spent, s.user_id,
                r.used_at > now() - make_interval(secs => $4) AS recent,
                r.expires_at > now() AND ",

@@ -1,6 +1,7 @@
 //! Defence in depth: the functions' database role and the row-level security policy on tasks.
 
 use crate::support::*;
+use shared::App;
 use shared::auth::Caller;
 use shared::db::Statement;
 use shared::sessions;
@@ -22,6 +23,34 @@ async fn the_functions_role_owns_no_table_and_cannot_bypass_row_security() {
     assert!(!rows[0].get::<_, bool>(0), "not a superuser");
     assert!(!rows[0].get::<_, bool>(1), "no BYPASSRLS");
     assert_eq!(rows[0].get::<_, i64>(2), 0, "owns no table");
+}
+
+#[tokio::test]
+async fn a_function_refuses_to_start_as_a_role_that_bypasses_row_security() {
+    app(); // migrated
+    let owner = std::env::var("MIGRATION_DATABASE_URL").unwrap_or_default();
+    let mut settings = config();
+    settings.database = owner.parse().unwrap();
+    let bypasses = admin()
+        .await
+        .query_one(
+            "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get::<_, bool>(0);
+    assert!(
+        bypasses,
+        "MIGRATION_DATABASE_URL must be a superuser here (make test's private cluster's is)"
+    );
+    let error = App::start(&settings).await.err().expect("refused");
+    assert!(
+        error.to_string().contains("bypasses row-level security"),
+        "{error}"
+    );
+    // The functions' own role starts.
+    App::start(&config()).await.unwrap();
 }
 
 #[tokio::test]

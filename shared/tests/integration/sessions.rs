@@ -374,3 +374,86 @@ async fn refresh_refuses_bad_bodies_with_the_contract_errors() {
     let response = send(&app, "refresh", call(Method::GET, "/api/auth/refresh")).await;
     assert_eq!(response.headers()["allow"], "POST");
 }
+
+/// Signs in again: a new session of `account`'s, its access and refresh tokens.
+async fn another_session(app: &App, email: &str) -> (String, String) {
+    let (status, body) = read(
+        send(
+            app,
+            "signin",
+            call(Method::POST, "/api/auth/signin")
+                .json(json!({"email": email, "password": PASSWORD})),
+        )
+        .await,
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    (
+        body["token"].as_str().unwrap().to_owned(),
+        body["refresh_token"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn ended_and_expired_sessions_and_expired_refresh_tokens_are_pruned_oldest_first() {
+    let app = app();
+    let account = signup(&app).await;
+    let admin = admin().await;
+    let session_of = |token: &str| app.tokens.verify(token).unwrap().session;
+    // A signed-out session, one past its lifetime, and a live one whose first token expired.
+    let (ended, _) = another_session(&app, &account.email).await;
+    assert_eq!(signout(&app, &ended).await.status(), StatusCode::NO_CONTENT);
+    let (lapsed, _) = another_session(&app, &account.email).await;
+    let (live, stale_refresh) = another_session(&app, &account.email).await;
+    admin
+        .execute(
+            "UPDATE sessions SET expires_at = now() - interval '1 second' WHERE id = $1",
+            &[&session_of(&lapsed)],
+        )
+        .await
+        .unwrap();
+    admin
+        .execute(
+            "UPDATE refresh_tokens SET expires_at = now() - interval '1 second'
+             WHERE token_hash = sha256(convert_to($1, 'UTF8'))",
+            &[&stale_refresh],
+        )
+        .await
+        .unwrap();
+    let count = |sql: &'static str, id: uuid::Uuid| {
+        let admin = &admin;
+        async move { admin.query_one(sql, &[&id]).await.unwrap().get::<_, i64>(0) }
+    };
+    const SESSIONS: &str = "SELECT count(*) FROM sessions WHERE id = $1";
+    const TOKENS: &str = "SELECT count(*) FROM refresh_tokens WHERE session_id = $1";
+
+    // Each new session prunes at most 20 of each kind, oldest first: ours are older than any
+    // other test's still to come, so a handful of signins reach them whatever else is there.
+    let backlog: i64 = admin
+        .query_one(
+            "SELECT greatest(
+                (SELECT count(*) FROM sessions WHERE ended_at IS NOT NULL),
+                (SELECT count(*) FROM sessions WHERE expires_at < now()),
+                (SELECT count(*) FROM refresh_tokens WHERE expires_at < now()))",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    for _ in 0..backlog / 20 + 2 {
+        another_session(&app, &account.email).await;
+    }
+    assert_eq!(count(SESSIONS, session_of(&ended)).await, 0, "ended");
+    assert_eq!(
+        count(SESSIONS, session_of(&lapsed)).await,
+        0,
+        "past its lifetime"
+    );
+    assert_eq!(
+        count(TOKENS, session_of(&live)).await,
+        0,
+        "its only token expired"
+    );
+    // What is live stays.
+    assert_eq!(count(SESSIONS, session_of(&live)).await, 1);
+    assert_eq!(me_status(&app, &account.token).await, StatusCode::OK);
+}
