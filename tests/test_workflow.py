@@ -1,0 +1,48 @@
+"""The deploy workflow's trust: what the README tells people to trust is what GitHub will send,
+only main deploys, and every action runs the code of one commit."""
+
+import re
+import unittest
+
+import yaml
+
+from test_routes import ROOT
+
+WORKFLOW = ROOT / ".github/workflows/deploy.yml"
+
+
+def workflow():
+    return yaml.safe_load(WORKFLOW.read_text())
+
+
+def steps():
+    for job in workflow()["jobs"].values():
+        yield from job.get("steps", [])
+
+
+class DeployTrust(unittest.TestCase):
+    def test_every_action_is_pinned_to_a_full_commit_sha(self):
+        for step in steps():
+            if "uses" in step:
+                self.assertRegex(step["uses"], r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$", step["uses"])
+
+    def test_the_readme_trusts_the_subject_the_deploy_job_gets(self):
+        deploy = workflow()["jobs"]["deploy"]
+        environment = deploy["environment"]
+        environment = environment["name"] if isinstance(environment, dict) else environment
+        readme = (ROOT / "README.md").read_text()
+        subjects = set(re.findall(r"`(repo:OWNER/REPO:[^`]+)`", readme))
+        # A job that names an environment gets `...:environment:<name>` as its OIDC subject.
+        self.assertEqual(subjects, {f"repo:OWNER/REPO:environment:{environment}"})
+
+    def test_only_main_deploys_even_when_run_by_hand(self):
+        deploy = workflow()["jobs"]["deploy"]
+        self.assertEqual(deploy.get("if"), "github.ref == 'refs/heads/main'")
+        self.assertEqual(deploy["permissions"].get("id-token"), "write")
+        # The test job gets no token it could assume the role with.
+        self.assertNotIn("id-token", workflow().get("permissions", {}))
+        self.assertNotIn("permissions", workflow()["jobs"]["test"])
+
+
+if __name__ == "__main__":
+    unittest.main()
