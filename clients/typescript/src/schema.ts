@@ -680,7 +680,7 @@ export interface components {
         SignupBody: {
             /** @description Trimmed, then at most 254 characters with one @ and a dotted domain; compared and stored lower-case. */
             email: string;
-            /** @description At least 8 characters, at most 72 bytes in UTF-8. */
+            /** @description NFKC-normalised, then 8 to 256 characters in any script, and hard to guess (zxcvbn: 10^8 guesses or more, also without the email's and name's words); no composition rules. */
             password: string;
             /** @description Trimmed, then at most 100 characters; blank means none. */
             name?: string | null;
@@ -694,7 +694,7 @@ export interface components {
         };
         PasswordBody: {
             current_password: string;
-            /** @description Signup's rules; must differ from the current password. */
+            /** @description Signup's rules (with the account's email and name); must differ from the current password. */
             new_password: string;
         };
         DeleteAccountBody: {

@@ -8,7 +8,7 @@ pub mod token;
 
 pub use better_auth::{BetterAuth, BetterAuthSettings};
 pub use jwks::JwksTimings;
-pub use password::Passwords;
+pub use password::{Passwords, Verified};
 pub use refresh::{RefreshToken, SuccessorKey};
 pub use token::{IssuedToken, TokenSettings, Tokens};
 

@@ -22,7 +22,7 @@ use secrecy::SecretString;
 use serde::Serialize;
 
 use crate::App;
-use crate::auth::Caller;
+use crate::auth::{Caller, Verified};
 use crate::error::{Error, Result};
 use crate::http::{
     Body, Request, Response, StatusCode, bearer_token, json, path_param, source_address,
@@ -114,7 +114,7 @@ async fn confirm_password(
         .map_err(|problem| Error::Internal(format!("a stored email {problem}")))?;
     let keys = app.throttle.signin_keys(&email, source_address(req));
     throttle::attempt(&app.db, &keys).await?;
-    if app.passwords.verify(password, Some(hash)).await? {
+    if let Verified::Right { .. } = app.passwords.verify(password, Some(hash)).await? {
         return throttle::succeeded(&app.db, &keys).await;
     }
     tracing::info!(reason = "wrong password", "password confirmation refused");

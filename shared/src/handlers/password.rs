@@ -12,7 +12,7 @@ use crate::App;
 use crate::error::{Error, Result};
 use crate::http::{Body, Method, Request, Response, json_body, no_content, respond};
 use crate::sessions::{self, Outcome};
-use crate::users::{NewPassword, PasswordChange};
+use crate::users::{NewPassword, PasswordChange, User};
 use crate::validation::{FieldErrors, required};
 
 #[derive(Deserialize)]
@@ -21,7 +21,13 @@ struct PasswordBody {
     new_password: Option<String>,
 }
 
-impl TryFrom<PasswordBody> for PasswordChange {
+/// Both passwords are there; the new one's rules need the account (see [`PasswordChange::new`]).
+struct Requested {
+    current: SecretString,
+    new: String,
+}
+
+impl TryFrom<PasswordBody> for Requested {
     type Error = Error;
 
     fn try_from(body: PasswordBody) -> Result<Self> {
@@ -31,20 +37,31 @@ impl TryFrom<PasswordBody> for PasswordChange {
             "current_password",
             required(body.current_password).map(SecretString::from),
         );
-        let new = errors.check(
-            "new_password",
-            required(body.new_password).and_then(NewPassword::parse),
-        );
+        let new = errors.check("new_password", required(body.new_password));
         let (Some(current), Some(new)) = (current, new) else {
             return Err(Error::Validation(errors));
         };
-        if current.expose_secret() == new.secret().expose_secret() {
-            return Err(Error::Validation(FieldErrors::single(
-                "new_password",
-                "must differ from the current password",
-            )));
-        }
         Ok(Self { current, new })
+    }
+}
+
+impl PasswordChange {
+    /// The new password by signup's rules, the account's email and name its context, and
+    /// different from the current one.
+    fn new(requested: Requested, user: &User) -> Result<Self> {
+        let invalid = |problem| Error::Validation(FieldErrors::single("new_password", problem));
+        let context: Vec<&str> = [user.email.as_deref(), user.name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        let new = NewPassword::parse(requested.new, &context).map_err(invalid)?;
+        if requested.current.expose_secret() == new.secret().expose_secret() {
+            return Err(invalid("must differ from the current password"));
+        }
+        Ok(Self {
+            current: requested.current,
+            new,
+        })
     }
 }
 
@@ -54,8 +71,9 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 
 async fn change(app: &App, req: Request) -> Result<Response<Body>> {
     let caller = super::caller(app, &req).await?;
-    let change: PasswordChange = json_body::<PasswordBody>(&req)?.try_into()?;
+    let requested: Requested = json_body::<PasswordBody>(&req)?.try_into()?;
     let (user, hash) = sessions::user_with_hash(&app.db, caller).await?;
+    let change = PasswordChange::new(requested, &user)?;
     super::confirm_password(app, &req, &user, &hash, &change.current).await?;
     let new_hash = app.passwords.hash(change.new.secret()).await?;
     match sessions::change_password(&app.db, caller, &hash, &new_hash).await? {

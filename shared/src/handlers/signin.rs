@@ -9,6 +9,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::App;
+use crate::auth::Verified;
 use crate::error::{Error, Result};
 use crate::http::{
     Body, Method, Request, Response, StatusCode, json_body, respond, source_address,
@@ -54,17 +55,23 @@ async fn signin(app: &App, req: Request) -> Result<Response<Body>> {
     let account = account?;
     let stored_hash = account.as_ref().map(|(_, hash)| hash.as_str());
     let verified = app.passwords.verify(&password, stored_hash).await?;
-    match account {
-        Some((user, _)) if verified => {
-            let (issued, cleared) = tokio::join!(
+    match (account, verified) {
+        (Some((user, hash)), Verified::Right { rehash }) => {
+            if rehash {
+                // Another cost, or a hash from before normalisation: replace it now, while the
+                // password is at hand (only if no one changed it meanwhile).
+                let fresh = app.passwords.hash(&password).await?;
+                users::replace_hash(&app.db, user.key, &hash, &fresh).await?;
+            }
+            let (issued, counted) = tokio::join!(
                 biased;
                 sessions::start(&app.db, user.key, app.sessions),
                 throttle::succeeded(&app.db, &keys),
             );
-            cleared?;
+            counted?;
             super::session(app, user, &issued?, StatusCode::OK)
         }
-        account => {
+        (account, _) => {
             let reason = if account.is_some() {
                 "wrong password"
             } else {

@@ -26,11 +26,14 @@ impl TryFrom<SignupBody> for NewAccount {
 
     fn try_from(body: SignupBody) -> Result<Self> {
         let mut errors = FieldErrors::default();
-        let email = errors.check("email", required(body.email).and_then(|e| Email::parse(&e)));
+        // The password must not be built from the email or name, as typed.
+        let context = [body.email.as_deref(), body.name.as_deref()];
+        let context: Vec<&str> = context.into_iter().flatten().collect();
         let password = errors.check(
             "password",
-            required(body.password).and_then(NewPassword::parse),
+            required(body.password).and_then(|p| NewPassword::parse(p, &context)),
         );
+        let email = errors.check("email", required(body.email).and_then(|e| Email::parse(&e)));
         let name = errors.check("name", DisplayName::parse(body.name.as_deref()));
         let (Some(email), Some(password), Some(name)) = (email, password, name) else {
             return Err(Error::Validation(errors));

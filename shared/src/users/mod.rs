@@ -123,3 +123,16 @@ pub async fn find_with_hash(db: &Db, email: &Email) -> Result<Option<(User, Stri
     row.map(|row| Ok((User::from_row(&row)?, row.try_get("password_hash")?)))
         .transpose()
 }
+
+/// Replaces an account's password hash with an equivalent fresh one (another cost, a normalised
+/// input), only if it is still `old`: a password changed meanwhile stays changed.
+pub async fn replace_hash(db: &Db, id: Uuid, old: &str, new: &str) -> Result<()> {
+    let statement = Statement::new("UPDATE users SET password_hash = ")
+        .bind(new, Type::TEXT)
+        .push(" WHERE id = ")
+        .bind(id, Type::UUID)
+        .push(" AND password_hash = ")
+        .bind(old, Type::TEXT);
+    db.query(&statement).await?;
+    Ok(())
+}
