@@ -11,7 +11,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
-use crate::auth::{Caller, RefreshToken, SuccessorKey};
+use crate::auth::{Caller, DeviceToken, RefreshToken, SuccessorKey};
 use crate::config::SessionSettings;
 use crate::db::{Db, Statement};
 use crate::error::{Error, Result};
@@ -217,12 +217,15 @@ async fn outcome(db: &Db, statement: &Statement<'_>) -> Result<Outcome> {
     })
 }
 
-/// Opens a session and its first refresh token, in one statement, pruning on the way (see
-/// [`PRUNE`]).
+/// Opens a session and its first refresh token, records a new device token when there is one
+/// (`$5`), in one statement, pruning on the way (see [`PRUNE`]).
 const START: &str = concatcp!(
     "WITH ",
     PRUNE,
-    ", session AS (
+    ", device AS (
+        INSERT INTO devices (token_hash, user_id, expires_at)
+        SELECT $5, $1, now() + make_interval(secs => $6) WHERE $5 IS NOT NULL
+    ), session AS (
         INSERT INTO sessions (user_id, expires_at)
         VALUES ($1, now() + make_interval(secs => $2))
         RETURNING id, expires_at
@@ -232,7 +235,7 @@ const START: &str = concatcp!(
     RETURNING session_id"
 );
 
-/// Deletes the oldest few ended sessions, expired sessions and expired refresh tokens (a
+/// Deletes the oldest few ended sessions, expired sessions, expired refresh and device tokens (a
 /// session's tokens go with it: ON DELETE CASCADE), so the tables hold what can still be used
 /// rather than every signin ever made. None of them can do anything any more: an ended or
 /// expired session refuses its tokens whether its row is there or not, and an expired refresh
@@ -250,6 +253,10 @@ const PRUNE: &str = "ended AS (
     ), expired AS (
         DELETE FROM refresh_tokens WHERE token_hash IN (
             SELECT token_hash FROM refresh_tokens WHERE expires_at < now()
+            ORDER BY expires_at LIMIT 20 FOR UPDATE SKIP LOCKED)
+    ), forgotten AS (
+        DELETE FROM devices WHERE token_hash IN (
+            SELECT token_hash FROM devices WHERE expires_at < now()
             ORDER BY expires_at LIMIT 20 FOR UPDATE SKIP LOCKED)
     )";
 
@@ -308,13 +315,24 @@ pub struct Issued {
     pub refresh: RefreshToken,
 }
 
-pub async fn start(db: &Db, user: Uuid, settings: SessionSettings) -> Result<Issued> {
+/// How long a device token exempts its device from the account-wide throttle.
+const DEVICE_TTL_SECONDS: f64 = 180.0 * 86_400.0;
+
+/// Opens a session for `user`, recording `new_device` as one of their devices.
+pub async fn start(
+    db: &Db,
+    user: Uuid,
+    settings: SessionSettings,
+    new_device: Option<&DeviceToken>,
+) -> Result<Issued> {
     let refresh = RefreshToken::generate()?;
     let statement = Statement::new(START)
         .arg(user, Type::UUID)
         .arg(settings.session_ttl_seconds as f64, Type::FLOAT8)
         .arg(refresh.hash(), Type::BYTEA)
-        .arg(settings.refresh_ttl_seconds as f64, Type::FLOAT8);
+        .arg(settings.refresh_ttl_seconds as f64, Type::FLOAT8)
+        .arg(new_device.map(|d| d.hash()), Type::BYTEA)
+        .arg(DEVICE_TTL_SECONDS, Type::FLOAT8);
     let row = db.query_opt(&statement).await?;
     drop(statement);
     let row = row.ok_or_else(|| Error::Internal("INSERT … RETURNING gave no row".into()))?;

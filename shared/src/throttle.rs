@@ -17,6 +17,9 @@
 //! - `signin-account:<email>`: signin attempts on one account, from anywhere;
 //! - `signin-account-address:<email>|<address>`: on one account from one address;
 //! - `signin-address:<address>`: on any account from one address;
+//! - `signin-device:<device token's hash>`: on one account from one of its devices, which the
+//!   account-wide key then does not apply to (an attacker who knows only the email cannot keep
+//!   the owner out by failing from ever new addresses);
 //! - `signup-address:<address>`: signups from one address.
 
 use std::net::IpAddr;
@@ -58,6 +61,8 @@ const SIGNIN_ACCOUNT: Policy = Policy {
     max_delay_seconds: 30.0,
     forget_after_seconds: QUIET_HOUR,
 };
+/// Guessing one account from a device that signed in to it before: as from one address.
+const SIGNIN_DEVICE: Policy = SIGNIN_ACCOUNT_FROM_ADDRESS;
 /// One address trying many accounts (password spraying).
 const SIGNIN_ADDRESS: Policy = Policy {
     free: 30,
@@ -116,6 +121,19 @@ impl Throttle {
                 &format!("signin-account-address:{email}|{address}"),
                 SIGNIN_ACCOUNT_FROM_ADDRESS,
             ));
+            keys.push(self.key(&format!("signin-address:{address}"), SIGNIN_ADDRESS));
+        }
+        keys
+    }
+
+    /// The keys a signin from one of the account's devices counts against (see
+    /// [`crate::auth::DeviceToken`]): that device's own, in place of the account's, and the
+    /// address's. Whether the device is the account's is known only after the lookup: if it is
+    /// not, the account's keys are counted too ([`Throttle::signin_keys`]).
+    pub fn device_keys(&self, device_hash: &[u8], address: Option<IpAddr>) -> Vec<Key> {
+        let device = B64.encode(device_hash);
+        let mut keys = vec![self.key(&format!("signin-device:{device}"), SIGNIN_DEVICE)];
+        if let Some(address) = address {
             keys.push(self.key(&format!("signin-address:{address}"), SIGNIN_ADDRESS));
         }
         keys

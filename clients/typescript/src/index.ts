@@ -96,6 +96,9 @@ interface StoredSession {
 }
 
 const STORAGE_KEY = "todo-auth-client.session";
+/** Device tokens by account email: sent back at signin, they keep the account-wide signin
+ * throttle (which anyone who knows the email can trip) from holding this device. */
+const DEVICES_KEY = "todo-auth-client.devices";
 const LOCK_NAME = "todo-auth-client.refresh";
 /** How long a tab that spent a refresh token says so to the others (see `fresh`). */
 const SPENT_MARK_MS = 30_000;
@@ -157,8 +160,23 @@ export function createClient(options: ClientOptions) {
     }
   };
 
+  const devices = (): Record<string, string> => {
+    try {
+      return JSON.parse(storage.getItem(DEVICES_KEY) ?? "{}") as Record<string, string>;
+    } catch {
+      return {};
+    }
+  };
+  const deviceKey = (email: string) => email.trim().toLowerCase();
+
   /** Stores a session the API answered: a new signin's, or the next of `refreshed`. */
   const keep = (body: SessionBody, refreshed?: StoredSession): StoredSession => {
+    if (body.device_token && body.user.email) {
+      storage.setItem(
+        DEVICES_KEY,
+        JSON.stringify({ ...devices(), [deviceKey(body.user.email)]: body.device_token }),
+      );
+    }
     const session: StoredSession = {
       token: body.token,
       refreshToken: body.refresh_token,
@@ -335,7 +353,9 @@ export function createClient(options: ClientOptions) {
         return keep(await json<SessionBody>(response)).user;
       },
       async signIn(input: { email: string; password: string }): Promise<User> {
-        const response = await call("POST", "/api/auth/signin", { body: input, auth: false });
+        const device_token = devices()[deviceKey(input.email)];
+        const body = device_token ? { ...input, device_token } : input;
+        const response = await call("POST", "/api/auth/signin", { body, auth: false });
         return keep(await json<SessionBody>(response)).user;
       },
       /** Ends the session on the API (if it is still live) and forgets it here. */

@@ -688,6 +688,8 @@ export interface components {
         SigninBody: {
             email: string;
             password: string;
+            /** @description The `device_token` an earlier signup or signin on this device returned for this account. Then the device's own failed attempts are throttled instead of the account's: an attacker who knows only the email cannot keep its owner out. Any other value is as if none was sent. */
+            device_token?: string;
         };
         RefreshBody: {
             refresh_token: string;
@@ -758,6 +760,8 @@ export interface components {
             expires_in: number;
             /** @description Opaque and single use; trade it at /api/auth/refresh. */
             refresh_token: string;
+            /** @description At signup and signin (not refresh): keep it for this account on this device and send it with the next signins (`SigninBody.device_token`). Valid for 180 days. */
+            device_token?: string;
         };
         Task: {
             id: number;

@@ -113,8 +113,9 @@ test("retryAfter comes from Retry-After when signins are throttled", async () =>
   const { api } = client();
   const address = email();
   await api.auth.signUp({ email: address, password: PASSWORD });
-  // Five failures of one account from one address are free; the sixth blocks the pair.
-  for (let i = 0; i < 6; i++) {
+  // The signup's device token comes with every signin: this device is allowed five attempts,
+  // and the fifth blocks it.
+  for (let i = 0; i < 5; i++) {
     await rejects(
       api.auth.signIn({ email: address, password: "wrong password" }),
       401,
@@ -175,4 +176,28 @@ test("a session that has ended clears the storage and calls onSessionEnd once", 
   assert.equal(api.auth.user(), null);
   await rejects(api.tasks.list(), 401, "unauthorized");
   assert.equal(ended, 1, "once");
+});
+
+test("signing in again sends the device token the account's last signup or signin returned", async () => {
+  const sent = [];
+  const storage = memoryStorage();
+  const api = createClient({
+    baseUrl,
+    storage,
+    fetch: (url, init) => {
+      if (new URL(url).pathname === "/api/auth/signin") sent.push(JSON.parse(init.body));
+      return fetch(url, init);
+    },
+  });
+  const address = email();
+  await api.auth.signUp({ email: address, password: PASSWORD });
+  const devices = JSON.parse(storage.getItem("todo-auth-client.devices"));
+  assert.equal(devices[address].length, 43);
+  await api.auth.signOut();
+  await api.auth.signIn({ email: address.toUpperCase(), password: PASSWORD });
+  assert.equal(sent[0].device_token, devices[address]);
+  // The API keeps the device's token; another account on this device has none yet.
+  assert.deepEqual(JSON.parse(storage.getItem("todo-auth-client.devices")), devices);
+  await api.auth.signIn({ email: email(), password: PASSWORD }).catch(() => {});
+  assert.equal(sent[1].device_token, undefined);
 });

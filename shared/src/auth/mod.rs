@@ -10,6 +10,11 @@ pub use better_auth::{BetterAuth, BetterAuthSettings};
 pub use jwks::JwksTimings;
 pub use password::{Passwords, Verified};
 pub use refresh::{RefreshToken, SuccessorKey};
+
+/// A device token has a refresh token's shape: 256 random bits, base64url, stored as SHA-256.
+/// Signin returns one; presented at later signins it exempts them from the account-wide
+/// throttle (see `throttle`).
+pub type DeviceToken = RefreshToken;
 pub use token::{IssuedToken, TokenSettings, Tokens};
 
 use hmac::{Hmac, Mac};

@@ -22,7 +22,7 @@ use secrecy::SecretString;
 use serde::Serialize;
 
 use crate::App;
-use crate::auth::{Caller, Verified};
+use crate::auth::{Caller, DeviceToken, Verified};
 use crate::error::{Error, Result};
 use crate::http::{
     Body, Request, Response, StatusCode, bearer_token, json, path_param, source_address,
@@ -77,9 +77,18 @@ struct SessionBody<'a> {
     token_type: &'static str,
     expires_in: u64,
     refresh_token: &'a str,
+    /// At signup and signin: what the device sends at its next signins (see `signin`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_token: Option<&'a str>,
 }
 
-fn session(app: &App, user: User, issued: &Issued, status: StatusCode) -> Result<Response<Body>> {
+fn session(
+    app: &App,
+    user: User,
+    issued: &Issued,
+    device: Option<&DeviceToken>,
+    status: StatusCode,
+) -> Result<Response<Body>> {
     let access = app.tokens.issue(issued.caller)?;
     json(
         status,
@@ -89,6 +98,7 @@ fn session(app: &App, user: User, issued: &Issued, status: StatusCode) -> Result
             token_type: "Bearer",
             expires_in: access.expires_in,
             refresh_token: issued.refresh.expose(),
+            device_token: device.map(DeviceToken::expose),
         },
     )
 }

@@ -40,5 +40,5 @@ async fn refresh(app: &App, req: Request) -> Result<Response<Body>> {
     let presented: RefreshToken = json_body::<RefreshBody>(&req)?.try_into()?;
     let (user, issued) =
         sessions::refresh(&app.db, &presented, &app.successors, app.sessions).await?;
-    super::session(app, user, &issued, StatusCode::OK)
+    super::session(app, user, &issued, None, StatusCode::OK)
 }

@@ -1,7 +1,9 @@
-//! `POST /api/auth/signin` `{"email", "password"}` → 200 session. An unknown email and a wrong
-//! password get the same 401 after the same bcrypt work. Attempts per account and per address
-//! are counted before they are tried and throttled with 429 and `Retry-After`; a success clears
-//! the account's count and takes itself back from the address's.
+//! `POST /api/auth/signin` `{"email", "password", "device_token"?}` → 200 session with a
+//! `device_token`. An unknown email and a wrong password get the same 401 after the same bcrypt
+//! work. Attempts per account and per address are counted before they are tried and throttled
+//! with 429 and `Retry-After`; a success clears the account's count and takes itself back from
+//! the address's. A device token from an earlier signin of the same account puts the device's
+//! own count in place of the account's, so no one else's failures can keep its owner out.
 
 use std::convert::Infallible;
 
@@ -9,7 +11,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::App;
-use crate::auth::Verified;
+use crate::auth::{DeviceToken, Verified};
 use crate::error::{Error, Result};
 use crate::http::{
     Body, Method, Request, Response, StatusCode, json_body, respond, source_address,
@@ -22,6 +24,7 @@ use crate::{sessions, throttle};
 struct SigninBody {
     email: Option<String>,
     password: Option<String>,
+    device_token: Option<String>,
 }
 
 impl TryFrom<SigninBody> for Credentials {
@@ -34,7 +37,11 @@ impl TryFrom<SigninBody> for Credentials {
         let (Some(email), Some(password)) = (email, password) else {
             return Err(Error::Validation(errors));
         };
-        Ok(Self { email, password })
+        Ok(Self {
+            email,
+            password,
+            device_token: body.device_token,
+        })
     }
 }
 
@@ -43,33 +50,58 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 }
 
 async fn signin(app: &App, req: Request) -> Result<Response<Body>> {
-    let Credentials { email, password } = json_body::<SigninBody>(&req)?.try_into()?;
-    let keys = app.throttle.signin_keys(&email, source_address(&req));
+    let credentials: Credentials = json_body::<SigninBody>(&req)?.try_into()?;
+    let Credentials {
+        email, password, ..
+    } = &credentials;
+    let address = source_address(&req);
+    // A token that is not one of ours by shape is no device: as if none was sent.
+    let device = credentials
+        .device_token
+        .as_deref()
+        .and_then(|token| DeviceToken::presented(token).ok());
+    let device_hash = device.as_ref().map(|d| d.hash());
+    let mut keys = match device_hash {
+        Some(hash) => app.throttle.device_keys(hash, address),
+        None => app.throttle.signin_keys(email, address),
+    };
     // Pipelined: counting the attempt and the lookup share one round trip.
     let (allowed, account) = tokio::join!(
         biased;
         throttle::attempt(&app.db, &keys),
-        users::find_with_hash(&app.db, &email),
+        users::find_for_signin(&app.db, email, device_hash),
     );
     allowed?;
     let account = account?;
-    let stored_hash = account.as_ref().map(|(_, hash)| hash.as_str());
-    let verified = app.passwords.verify(&password, stored_hash).await?;
+    let known_device = account.as_ref().is_some_and(|a| a.known_device);
+    if device.is_some() && !known_device {
+        // Not a device of this account's: the account's own count applies after all.
+        keys = app.throttle.signin_keys(email, address);
+        throttle::attempt(&app.db, &keys).await?;
+    }
+    let stored_hash = account.as_ref().map(|a| a.password_hash.as_str());
+    let verified = app.passwords.verify(password, stored_hash).await?;
     match (account, verified) {
-        (Some((user, hash)), Verified::Right { rehash }) => {
+        (Some(account), Verified::Right { rehash }) => {
+            let user = account.user;
             if rehash {
                 // Another cost, or a hash from before normalisation: replace it now, while the
                 // password is at hand (only if no one changed it meanwhile).
-                let fresh = app.passwords.hash(&password).await?;
-                users::replace_hash(&app.db, user.key, &hash, &fresh).await?;
+                let fresh = app.passwords.hash(password).await?;
+                users::replace_hash(&app.db, user.key, &account.password_hash, &fresh).await?;
             }
+            // The device keeps its token; a device new to the account gets one.
+            let (device, new_device) = match device {
+                Some(device) if known_device => (device, false),
+                _ => (DeviceToken::generate()?, true),
+            };
             let (issued, counted) = tokio::join!(
                 biased;
-                sessions::start(&app.db, user.key, app.sessions),
+                sessions::start(&app.db, user.key, app.sessions, new_device.then_some(&device)),
                 throttle::succeeded(&app.db, &keys),
             );
             counted?;
-            super::session(app, user, &issued?, StatusCode::OK)
+            super::session(app, user, &issued?, Some(&device), StatusCode::OK)
         }
         (account, _) => {
             let reason = if account.is_some() {

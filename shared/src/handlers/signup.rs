@@ -6,6 +6,7 @@ use std::convert::Infallible;
 use serde::Deserialize;
 
 use crate::App;
+use crate::auth::DeviceToken;
 use crate::error::{Error, Result};
 use crate::http::{
     Body, Method, Request, Response, StatusCode, json_body, respond, source_address,
@@ -57,6 +58,7 @@ async fn signup(app: &App, req: Request) -> Result<Response<Body>> {
     throttle::attempt(&app.db, &keys).await?;
     let hash = app.passwords.hash(account.password.secret()).await?;
     let user = users::create(&app.db, &account.email, &account.name, &hash).await?;
-    let issued = sessions::start(&app.db, user.key, app.sessions).await?;
-    super::session(app, user, &issued, StatusCode::CREATED)
+    let device = DeviceToken::generate()?;
+    let issued = sessions::start(&app.db, user.key, app.sessions, Some(&device)).await?;
+    super::session(app, user, &issued, Some(&device), StatusCode::CREATED)
 }

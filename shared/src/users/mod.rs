@@ -76,6 +76,8 @@ pub struct NewAccount {
 pub struct Credentials {
     pub email: Email,
     pub password: SecretString,
+    /// The device token an earlier signin on this device returned, if the client kept it.
+    pub device_token: Option<String>,
 }
 
 /// A validated password change: the current password as typed, the new one by signup's rules.
@@ -111,17 +113,38 @@ pub async fn create(
     User::from_row(&row)
 }
 
-/// The account with this email and its password hash, for signin. Better Auth's users have no
-/// password here, and are not found.
-pub async fn find_with_hash(db: &Db, email: &Email) -> Result<Option<(User, String)>> {
+/// An account as signin finds it: with its password hash, and whether the device token the
+/// signin presented (by its hash) is one of its devices'.
+pub struct SigninAccount {
+    pub user: User,
+    pub password_hash: String,
+    pub known_device: bool,
+}
+
+/// The account with this email, for signin. Better Auth's users have no password here, and are
+/// not found.
+pub async fn find_for_signin(
+    db: &Db,
+    email: &Email,
+    device_hash: Option<&[u8]>,
+) -> Result<Option<SigninAccount>> {
     let statement = Statement::new(
-        "SELECT id, email, name, created_at, password_hash FROM users WHERE lower(email) = lower(",
+        "SELECT id, email, name, created_at, password_hash, EXISTS (SELECT FROM devices d \
+         WHERE d.user_id = users.id AND d.expires_at > now() AND d.token_hash = ",
     )
+    .bind(device_hash, Type::BYTEA)
+    .push(") AS known_device FROM users WHERE lower(email) = lower(")
     .bind(email.as_str(), Type::TEXT)
     .push(") AND password_hash IS NOT NULL");
     let row = db.query_opt(&statement).await?;
-    row.map(|row| Ok((User::from_row(&row)?, row.try_get("password_hash")?)))
-        .transpose()
+    row.map(|row| {
+        Ok(SigninAccount {
+            user: User::from_row(&row)?,
+            password_hash: row.try_get("password_hash")?,
+            known_device: row.try_get("known_device")?,
+        })
+    })
+    .transpose()
 }
 
 /// Replaces an account's password hash with an equivalent fresh one (another cost, a normalised

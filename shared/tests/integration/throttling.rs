@@ -327,3 +327,91 @@ async fn throttle_keys_keep_no_email_or_address_in_clear() {
         .collect();
     assert_eq!(kinds, ["signin-account", "signin-address"]);
 }
+
+async fn signin_from_device(app: &App, email: &str, device: &str, ip: &str) -> Response<Body> {
+    send(
+        app,
+        "signin",
+        call(Method::POST, "/api/auth/signin")
+            .source_ip(ip)
+            .json(json!({"email": email, "password": PASSWORD, "device_token": device})),
+    )
+    .await
+}
+
+fn device_token_of(response: Response<Body>) -> String {
+    let (status, body) = read(response);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["device_token"].as_str().unwrap().to_owned()
+}
+
+/// The targeted lockout: an attacker who knows only the email fails from a fresh address each
+/// time the account's block lifts, so the account-wide key stays blocked. The owner, whose
+/// device signed in before, gets in every time; without the device token they would not.
+#[tokio::test]
+async fn an_attacker_who_knows_only_the_email_cannot_keep_the_owner_out() {
+    let app = app();
+    let account = signup(&app).await;
+    let home = address();
+    let device = device_token_of(signin(&app, &account.email, PASSWORD, &home).await);
+    let account_key = format!("signin-account:{}", account.email);
+    for round in 0..3 {
+        // The account's block has just lifted; its count is far past the allowance.
+        preset(&app, &account_key, 10_000 + round).await;
+        let attack = signin(&app, &account.email, "guess 12345", &address()).await;
+        assert_eq!(
+            attack.status(),
+            StatusCode::UNAUTHORIZED,
+            "counted, and blocks the account"
+        );
+        // The owner elsewhere, without the device token, is held by that block...
+        let elsewhere = signin(&app, &account.email, PASSWORD, &address()).await;
+        assert_eq!(elsewhere.status(), StatusCode::TOO_MANY_REQUESTS);
+        // ...the owner's device, even from a new address, is not.
+        let owner = signin_from_device(&app, &account.email, &device, &address()).await;
+        assert_eq!(device_token_of(owner), device, "the device keeps its token");
+        // Its success cleared only the device's count: the attacker's block stays.
+        assert!(hits(&app, &account_key).await.unwrap() > 10_000);
+    }
+}
+
+#[tokio::test]
+async fn a_device_token_helps_only_its_own_account_and_counts_its_own_failures() {
+    let app = app();
+    let (owner, other) = (signup(&app).await, signup(&app).await);
+    let device = device_token_of(signin(&app, &owner.email, PASSWORD, &address()).await);
+    // Wrong passwords from the device use up the device's own allowance (5).
+    let ip = address();
+    for _ in 0..5 {
+        let response = send(
+            &app,
+            "signin",
+            call(Method::POST, "/api/auth/signin").source_ip(&ip).json(
+                json!({"email": owner.email, "password": "guess 12345", "device_token": device}),
+            ),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let blocked = signin_from_device(&app, &owner.email, &device, &ip).await;
+    assert_eq!(blocked.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another account's device token, or a made-up one, is no device: the account's block holds.
+    let another_device = device_token_of(signin(&app, &owner.email, PASSWORD, &address()).await);
+    preset(&app, &format!("signin-account:{}", other.email), 10_000).await;
+    signin(&app, &other.email, "guess 12345", &address()).await;
+    for token in [another_device, "A".repeat(43), "not a token".into()] {
+        let response = signin_from_device(&app, &other.email, &token, &address()).await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "{token}");
+    }
+    // A signup hands out the first device token.
+    let (_, body) = read(
+        send(
+            &app,
+            "signup",
+            call(Method::POST, "/api/auth/signup")
+                .json(json!({"email": unique_email(), "password": PASSWORD})),
+        )
+        .await,
+    );
+    assert_eq!(body["device_token"].as_str().map(str::len), Some(43));
+}
