@@ -18,6 +18,7 @@ started_db="" own_db="" watch_pid="" client_watch_pid="" moto_pid="" better_auth
 cleanup() {
   for pid in $watch_pid $client_watch_pid; do kill -- "-$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   for pid in $moto_pid $better_auth_pid; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  scripts/pgbouncer.sh stop
   if [ -n "$started_db" ]; then scripts/local-db.sh stop; fi
 }
 trap cleanup EXIT
@@ -55,6 +56,18 @@ fi
 
 step "unit and integration tests (handlers in-process, real PostgreSQL)"
 cargo test --workspace --locked
+
+step "the task endpoints through PgBouncer in transaction mode, as behind Neon's pooled endpoint"
+# Clients share a few server connections: a named prepared statement or a session-level setting
+# (both fine on a direct connection) breaks these tests here.
+if [ -n "$own_db" ]; then
+  pooled=$(scripts/pgbouncer.sh start "$DATABASE_URL")
+  DATABASE_URL=$pooled cargo test -q --locked -p shared --test integration -- \
+    tasks:: row_security:: better_auth:: sessions:: accounts::
+  scripts/pgbouncer.sh stop
+else
+  echo "skipped: DATABASE_URL is not make test's own database (PgBouncer here trusts local users)" >&2
+fi
 
 step "benchmark smoke run (keeps bench/ working; its figures mean nothing)"
 cargo build --workspace --locked --bins # the smoke cold-starts, and cargo lambda watch runs, these

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# PgBouncer in transaction mode in front of a PostgreSQL database, with a small server pool: what
+# Neon's pooled endpoint is. Statements of different clients share server connections, so
+# anything session-level (a named prepared statement, a SET without LOCAL) breaks through it.
+#   scripts/pgbouncer.sh start URL [PORT]   # start it for URL's database; print URL through it
+#   scripts/pgbouncer.sh stop
+# PgBouncer refuses to run as root: as root it runs as `postgres`, from /var/tmp (see local-db.sh).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+checkout=$(printf '%s' "$root" | cksum | cut -d' ' -f1)
+dir="$root/.local/pgbouncer"
+if [ "$(id -u)" = 0 ]; then dir="/var/tmp/todo-auth-lambda-$checkout/pgbouncer"; fi
+
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
+}
+
+find_pgbouncer() { command -v pgbouncer 2>/dev/null || ls /usr/sbin/pgbouncer 2>/dev/null || true; }
+
+ensure_pgbouncer() {
+  if [ -z "$(find_pgbouncer)" ]; then
+    echo "pgbouncer: installing PgBouncer (Debian package pgbouncer)" >&2
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq pgbouncer >/dev/null
+    else sudo apt-get update -qq && sudo apt-get install -y -qq pgbouncer >/dev/null; fi
+  fi
+}
+
+start() {
+  local url=$1 port=${2:-$((55000 + checkout % 900))}
+  ensure_pgbouncer
+  stop
+  mkdir -p "$dir"
+  # URL's parts (postgres://user[:password]@host:port/db?...), without a URL parser in bash.
+  read -r user host upstream_port db < <(python3 - "$url" <<'PY'
+import sys, urllib.parse
+u = urllib.parse.urlsplit(sys.argv[1])
+print(u.username, u.hostname, u.port or 5432, u.path.lstrip("/"))
+PY
+)
+  cat >"$dir/pgbouncer.ini" <<INI
+[databases]
+$db = host=$host port=$upstream_port dbname=$db
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/users.txt
+pool_mode = transaction
+; Few server connections for many clients, as a pooled Neon endpoint has.
+default_pool_size = 4
+max_client_conn = 500
+pidfile = $dir/pgbouncer.pid
+logfile = $dir/pgbouncer.log
+INI
+  printf '"%s" ""\n"todo_fn" ""\n"postgres" ""\n' "$user" >"$dir/users.txt"
+  if [ "$(id -u)" = 0 ]; then
+    chmod 755 "$(dirname "$dir")"
+    chown -R postgres "$dir"
+  fi
+  as_owner "$(find_pgbouncer)" -d -q "$dir/pgbouncer.ini"
+  for _ in $(seq 1 50); do
+    psql -h 127.0.0.1 -p "$port" -U "$user" -Atqc "SELECT 1" "$db" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  echo "postgres://$user@127.0.0.1:$port/$db?sslmode=disable"
+}
+
+stop() {
+  if [ -f "$dir/pgbouncer.pid" ]; then
+    kill "$(cat "$dir/pgbouncer.pid")" 2>/dev/null || true
+    rm -f "$dir/pgbouncer.pid"
+  fi
+}
+
+case "${1:-}" in
+  start) [ -n "${2:-}" ] || { echo "usage: $0 start URL [PORT]" >&2; exit 2; }; start "$2" "${3:-}" ;;
+  stop) stop ;;
+  *) echo "usage: $0 start URL [PORT]|stop" >&2; exit 2 ;;
+esac
