@@ -8,6 +8,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/scripts/tools.sh"
 checkout=$(printf '%s' "$root" | cksum | cut -d' ' -f1)
 dir="$root/.local/pgbouncer"
 if [ "$(id -u)" = 0 ]; then dir="/var/tmp/todo-auth-lambda-$checkout/pgbouncer"; fi
@@ -18,13 +19,7 @@ as_owner() {
 
 find_pgbouncer() { command -v pgbouncer 2>/dev/null || ls /usr/sbin/pgbouncer 2>/dev/null || true; }
 
-ensure_pgbouncer() {
-  if [ -z "$(find_pgbouncer)" ]; then
-    echo "pgbouncer: installing PgBouncer (Debian package pgbouncer)" >&2
-    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq pgbouncer >/dev/null
-    else sudo apt-get update -qq && sudo apt-get install -y -qq pgbouncer >/dev/null; fi
-  fi
-}
+ensure_pgbouncer() { [ -n "$(find_pgbouncer)" ] || apt_install pgbouncer; }
 
 start() {
   local url=$1 port=${2:-$((55000 + checkout % 900))}

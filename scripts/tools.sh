@@ -12,7 +12,8 @@ ensure_tools() {
   cp "$root/tools/requirements.txt" "$stamp"
 }
 
-# Debian packages the TypeScript client's tests need, installed when missing (as root, or with sudo).
+# Debian packages the tests need (Node, Chromium, PgBouncer), installed when missing (as root, or
+# with sudo).
 apt_install() {
   echo "tools: installing $* (Debian packages)" >&2
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq "$@" >/dev/null

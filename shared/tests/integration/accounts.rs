@@ -11,24 +11,6 @@ use uuid::Uuid;
 
 const NEW_PASSWORD: &str = "a different passphrase";
 
-/// Another session of `account`'s (a second device): its access and refresh token.
-async fn sign_in(app: &App, email: &str, password: &str) -> (String, String) {
-    let (status, body) = read(
-        send(
-            app,
-            "signin",
-            call(Method::POST, "/api/auth/signin")
-                .json(json!({"email": email, "password": password})),
-        )
-        .await,
-    );
-    assert_eq!(status, StatusCode::OK, "{body}");
-    (
-        body["token"].as_str().unwrap().to_owned(),
-        body["refresh_token"].as_str().unwrap().to_owned(),
-    )
-}
-
 async fn me_status(app: &App, token: &str) -> StatusCode {
     send(app, "me", call(Method::GET, "/api/auth/me").token(token))
         .await

@@ -375,24 +375,6 @@ async fn refresh_refuses_bad_bodies_with_the_contract_errors() {
     assert_eq!(response.headers()["allow"], "POST");
 }
 
-/// Signs in again: a new session of `account`'s, its access and refresh tokens.
-async fn another_session(app: &App, email: &str) -> (String, String) {
-    let (status, body) = read(
-        send(
-            app,
-            "signin",
-            call(Method::POST, "/api/auth/signin")
-                .json(json!({"email": email, "password": PASSWORD})),
-        )
-        .await,
-    );
-    assert_eq!(status, StatusCode::OK, "{body}");
-    (
-        body["token"].as_str().unwrap().to_owned(),
-        body["refresh_token"].as_str().unwrap().to_owned(),
-    )
-}
-
 #[tokio::test]
 async fn ended_and_expired_sessions_and_expired_refresh_tokens_are_pruned_oldest_first() {
     let app = app();
@@ -400,10 +382,10 @@ async fn ended_and_expired_sessions_and_expired_refresh_tokens_are_pruned_oldest
     let admin = admin().await;
     let session_of = |token: &str| app.tokens.verify(token).unwrap().session;
     // A signed-out session, one past its lifetime, and a live one whose first token expired.
-    let (ended, _) = another_session(&app, &account.email).await;
+    let (ended, _) = sign_in(&app, &account.email, PASSWORD).await;
     assert_eq!(signout(&app, &ended).await.status(), StatusCode::NO_CONTENT);
-    let (lapsed, _) = another_session(&app, &account.email).await;
-    let (live, stale_refresh) = another_session(&app, &account.email).await;
+    let (lapsed, _) = sign_in(&app, &account.email, PASSWORD).await;
+    let (live, stale_refresh) = sign_in(&app, &account.email, PASSWORD).await;
     admin
         .execute(
             "UPDATE sessions SET expires_at = now() - interval '1 second' WHERE id = $1",
@@ -440,7 +422,7 @@ async fn ended_and_expired_sessions_and_expired_refresh_tokens_are_pruned_oldest
         .unwrap()
         .get(0);
     for _ in 0..backlog / 20 + 2 {
-        another_session(&app, &account.email).await;
+        sign_in(&app, &account.email, PASSWORD).await;
     }
     assert_eq!(count(SESSIONS, session_of(&ended)).await, 0, "ended");
     assert_eq!(

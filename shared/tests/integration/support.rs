@@ -117,3 +117,21 @@ pub async fn create_task(app: &App, account: &Account, body: Value) -> Value {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body
 }
+
+/// Another session of an account's (a second device): its access and refresh token.
+pub async fn sign_in(app: &App, email: &str, password: &str) -> (String, String) {
+    let (status, body) = read(
+        send(
+            app,
+            "signin",
+            call(Method::POST, "/api/auth/signin")
+                .json(json!({"email": email, "password": password})),
+        )
+        .await,
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    (
+        body["token"].as_str().unwrap().to_owned(),
+        body["refresh_token"].as_str().unwrap().to_owned(),
+    )
+}

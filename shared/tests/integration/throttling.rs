@@ -18,14 +18,14 @@ fn address() -> String {
 }
 
 async fn signin(app: &App, email: &str, password: &str, ip: &str) -> Response<Body> {
-    send(
-        app,
-        "signin",
-        call(Method::POST, "/api/auth/signin")
-            .source_ip(ip)
-            .json(json!({"email": email, "password": password})),
-    )
-    .await
+    signin_with(app, json!({"email": email, "password": password}), ip).await
+}
+
+async fn signin_with(app: &App, body: serde_json::Value, ip: &str) -> Response<Body> {
+    let req = call(Method::POST, "/api/auth/signin")
+        .source_ip(ip)
+        .json(body);
+    send(app, "signin", req).await
 }
 
 fn retry_after(response: &Response<Body>) -> u64 {
@@ -329,14 +329,8 @@ async fn throttle_keys_keep_no_email_or_address_in_clear() {
 }
 
 async fn signin_from_device(app: &App, email: &str, device: &str, ip: &str) -> Response<Body> {
-    send(
-        app,
-        "signin",
-        call(Method::POST, "/api/auth/signin")
-            .source_ip(ip)
-            .json(json!({"email": email, "password": PASSWORD, "device_token": device})),
-    )
-    .await
+    let body = json!({"email": email, "password": PASSWORD, "device_token": device});
+    signin_with(app, body, ip).await
 }
 
 fn device_token_of(response: Response<Body>) -> String {
@@ -383,14 +377,8 @@ async fn a_device_token_helps_only_its_own_account_and_counts_its_own_failures()
     // Wrong passwords from the device use up the device's own allowance (5).
     let ip = address();
     for _ in 0..5 {
-        let response = send(
-            &app,
-            "signin",
-            call(Method::POST, "/api/auth/signin").source_ip(&ip).json(
-                json!({"email": owner.email, "password": "guess 12345", "device_token": device}),
-            ),
-        )
-        .await;
+        let body = json!({"email": owner.email, "password": "guess 12345", "device_token": device});
+        let response = signin_with(&app, body, &ip).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
     let blocked = signin_from_device(&app, &owner.email, &device, &ip).await;
