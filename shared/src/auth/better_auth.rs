@@ -407,6 +407,40 @@ mod tests {
         ));
     }
 
+    #[tokio::test]
+    async fn a_key_set_that_never_answers_is_503_within_the_timeout() {
+        // Accepts connections and never says a word.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/api/auth/jwks", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let verifier = BetterAuth::new(&BetterAuthSettings {
+            issuer: ISSUER.into(),
+            audience: ISSUER.into(),
+            jwks_url: url.parse().unwrap(),
+            jwks_timings: JwksTimings {
+                timeout: Duration::from_millis(300),
+                ..JwksTimings::default()
+            },
+        })
+        .unwrap();
+        let token = Signer::ed25519("k1").sign(&claims());
+        let started = std::time::Instant::now();
+        assert!(matches!(
+            verifier.verify(&token).await,
+            Err(Error::Unavailable)
+        ));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
     #[test]
     fn only_the_exact_issuer_is_routed_to_better_auth() {
         let settings = BetterAuthSettings {
