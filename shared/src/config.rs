@@ -212,15 +212,9 @@ fn fetchable_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
     };
     let url = Url::parse(value).map_err(|_| invalid("not an absolute URL"))?;
     let host = url.host_str().unwrap_or_default();
-    let loopback = host.eq_ignore_ascii_case("localhost")
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
     match url.scheme() {
         "https" if !host.is_empty() => Ok(url),
-        "http" if loopback => Ok(url),
+        "http" if is_loopback(host) => Ok(url),
         "http" => Err(invalid(
             "must be https (plain http only for localhost, 127.0.0.1 or ::1)",
         )),
@@ -265,15 +259,20 @@ fn database_config(url: &str) -> Result<tokio_postgres::Config, ConfigError> {
 /// A Unix socket, `localhost` or a loopback address.
 fn is_this_machine(host: &Host) -> bool {
     match host {
-        Host::Tcp(name) => {
-            name.eq_ignore_ascii_case("localhost")
-                || name
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback())
-        }
+        Host::Tcp(name) => is_loopback(name),
         #[cfg(unix)]
         Host::Unix(_) => true,
     }
+}
+
+/// `localhost` or a loopback address; an IPv6 one with or without the URL's brackets.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The number setting `name` within `range`, `default` when unset.

@@ -21,12 +21,6 @@ pub enum Owner {
     Bound,
 }
 
-impl From<Uuid> for Owner {
-    fn from(id: Uuid) -> Self {
-        Owner::Id(id)
-    }
-}
-
 #[derive(Debug, Clone)]
 pub enum Identity {
     Session(Caller),

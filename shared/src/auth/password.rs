@@ -38,9 +38,8 @@ pub enum Verified {
     },
 }
 
-/// The bytes bcrypt hashes for `password` (see the module's comment).
-fn bcrypt_input(password: &str) -> Vec<u8> {
-    let normalized: String = password.nfkc().collect();
+/// The bytes bcrypt hashes for a password in its NFKC form (see the module's comment).
+fn bcrypt_input(normalized: String) -> Vec<u8> {
     if normalized.len() <= BCRYPT_MAX_INPUT {
         normalized.into_bytes()
     } else {
@@ -65,7 +64,13 @@ impl Passwords {
     pub async fn hash(&self, password: &SecretString) -> Result<String> {
         let password = password.clone();
         let cost = self.cost;
-        blocking(move || bcrypt::hash(bcrypt_input(password.expose_secret()), cost)).await
+        blocking(move || {
+            bcrypt::hash(
+                bcrypt_input(password.expose_secret().nfkc().collect()),
+                cost,
+            )
+        })
+        .await
     }
 
     /// Checks `candidate` against `stored`, or against the dummy hash when there is no account,
@@ -77,13 +82,13 @@ impl Passwords {
         let current_cost = self.cost;
         let verified = blocking(move || {
             let typed = candidate.expose_secret();
-            if bcrypt::verify(bcrypt_input(typed), &hash)? {
+            let normalized: String = typed.nfkc().collect();
+            let legacy = normalized != typed && typed.len() <= BCRYPT_MAX_INPUT;
+            if bcrypt::verify(bcrypt_input(normalized), &hash)? {
                 return Ok(Verified::Right {
                     rehash: cost_of(&hash) != Some(current_cost),
                 });
             }
-            let normalized: String = typed.nfkc().collect();
-            let legacy = normalized != typed && typed.len() <= BCRYPT_MAX_INPUT;
             if legacy && bcrypt::verify(typed.as_bytes(), &hash)? {
                 return Ok(Verified::Right { rehash: true });
             }
