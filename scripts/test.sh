@@ -72,9 +72,13 @@ fi
 step "benchmark smoke run (keeps bench/ working; its figures mean nothing)"
 cargo build --workspace --locked --bins # the smoke cold-starts, and cargo lambda watch runs, these
 started_db=1
+ensure_fastapi
 bench_url=$(scripts/local-db.sh fresh todo_bench_smoke)
-DATABASE_URL=$bench_url FUNCTION_DATABASE_URL=$(scripts/local-db.sh app-url "$bench_url") \
+bench_fn_url=$(scripts/local-db.sh app-url "$bench_url")
+DATABASE_URL=$bench_url FUNCTION_DATABASE_URL=$bench_fn_url \
+  POOLED_FUNCTION_DATABASE_URL=$(scripts/pgbouncer.sh start "$bench_fn_url") \
   cargo run -q --locked -p bench -- --smoke --out target/bench-smoke.md
+scripts/pgbouncer.sh stop
 
 step "contract: functions/, the watch router, template.yaml, events/ and openapi.yaml agree; shared has no module cycle"
 python3 -m unittest discover -s tests

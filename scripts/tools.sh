@@ -12,6 +12,18 @@ ensure_tools() {
   cp "$root/tools/requirements.txt" "$stamp"
 }
 
+# The FastAPI backend the benchmark compares against, in a venv of its own (.local/fastapi) from
+# bench/fastapi/requirements.txt (pinned); exports FASTAPI_PYTHON for the bench.
+ensure_fastapi() {
+  local venv="$root/.local/fastapi" stamp="$root/.local/fastapi/.requirements"
+  export FASTAPI_PYTHON="$venv/bin/python"
+  if [ -f "$stamp" ] && cmp -s "$stamp" "$root/bench/fastapi/requirements.txt"; then return; fi
+  echo "tools: installing bench/fastapi/requirements.txt into .local/fastapi (FastAPI, SQLModel, Mangum, awslambdaric)" >&2
+  [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$root/bench/fastapi/requirements.txt"
+  cp "$root/bench/fastapi/requirements.txt" "$stamp"
+}
+
 # Debian packages the tests need (Node, Chromium, PgBouncer), installed when missing (as root, or
 # with sudo).
 apt_install() {

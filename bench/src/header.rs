@@ -40,7 +40,7 @@ pub async fn run(bench: &mut Bench) -> Result<(), String> {
         "Reproduce with `make bench` (scripts/bench.sh): a private PostgreSQL with a database of",
     );
     bench
-        .line("its own, release builds, `cargo lambda watch --release` and wrk, then this report.");
+        .line("its own, release builds, the FastAPI backend in bench/fastapi and PgBouncer, then this report.");
     bench.line("");
     bench.line(format!(
         "- Machine: {cpu}, {} cores, {memory_gib} GiB",

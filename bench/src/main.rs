@@ -1,20 +1,29 @@
 //! `make bench`: the functions measured against the physical floor, written to BENCHMARKS.md.
 //!
-//! `bench [--smoke] [--out FILE]`. Needs `DATABASE_URL` (a database of its own: the scale section
-//! fills it) and, unless `--smoke`, release builds in `target/release`, `target/lambda` from
-//! `make package`, `cargo lambda` and `wrk` on PATH (scripts/bench.sh provides all of them).
-//! `--smoke` runs every section but the load and size ones with a handful of iterations, so
-//! `make test` keeps this code from rotting; its figures mean nothing.
+//! `bench [--smoke] [--only SECTION,...] [--out FILE]`. Needs `DATABASE_URL` (a database of its own: the scale section
+//! fills it), `FUNCTION_DATABASE_URL` (the functions' role), `POOLED_FUNCTION_DATABASE_URL` (the
+//! same through PgBouncer in transaction mode), `FASTAPI_PYTHON` (a Python with
+//! bench/fastapi/requirements.txt) and, unless `--smoke`, release builds in `target/release` and
+//! `target/lambda` from `make package` (scripts/bench.sh provides all of them).
+//! `--smoke` runs every section but the size one with a handful of iterations and the load
+//! sections for a second at small K, on debug builds, so `make test` keeps this code from
+//! rotting; its figures mean nothing.
 //!
 //! The report's sections, in order, each a module: [`header`], [`floor`] (handlers against the
-//! floor), [`auth`] (passwords and tokens), [`round_trips`], [`cold_start`], [`scale`], [`load`],
-//! [`sizes`], then `why.md`.
+//! floor), [`auth`] (passwords and tokens), [`round_trips`], [`cold_start`], [`scale`],
+//! [`versus`] (against FastAPI), [`pooler`] (through PgBouncer), [`sizes`], then `why.md`.
+//! The last two load sections run on [`harness`]: a [`front`] like the HTTP API, a [`pool`] of
+//! instances per function, each with its [`runtime_api`], and [`load`] over HTTP.
 
 mod auth;
 mod cold_start;
 mod floor;
+mod front;
+mod harness;
 mod header;
 mod load;
+mod pool;
+mod pooler;
 mod proxy;
 mod report;
 mod round_trips;
@@ -22,6 +31,7 @@ mod runtime_api;
 mod scale;
 mod sizes;
 mod stats;
+mod versus;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,11 +43,35 @@ use report::Bench;
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let smoke = args.iter().any(|a| a == "--smoke");
-    let out = args
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+    };
+    let only: Option<Vec<String>> =
+        value("--only").map(|list| list.split(',').map(str::to_owned).collect());
+    if let Some(unknown) = only
         .iter()
-        .position(|a| a == "--out")
-        .and_then(|i| args.get(i + 1))
-        .map_or_else(|| PathBuf::from("BENCHMARKS.md"), PathBuf::from);
+        .flatten()
+        .find(|name| !SECTIONS.contains(&name.as_str()))
+    {
+        eprintln!(
+            "bench: no section {unknown:?}; sections: {}",
+            SECTIONS.join(", ")
+        );
+        return ExitCode::FAILURE;
+    }
+    // Some sections only is not the whole report: not BENCHMARKS.md unless asked for.
+    let out = value("--out").map_or_else(
+        || {
+            PathBuf::from(if only.is_some() {
+                "target/bench-partial.md"
+            } else {
+                "BENCHMARKS.md"
+            })
+        },
+        PathBuf::from,
+    );
     let Ok(database_url) = std::env::var("DATABASE_URL") else {
         eprintln!("bench: DATABASE_URL is not set (scripts/bench.sh starts a database)");
         return ExitCode::FAILURE;
@@ -54,14 +88,19 @@ async fn main() -> ExitCode {
     let function_database_url =
         std::env::var("FUNCTION_DATABASE_URL").unwrap_or_else(|_| database_url.clone());
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let fastapi_python = std::env::var_os("FASTAPI_PYTHON")
+        .map_or_else(|| root.join(".local/fastapi/bin/python"), PathBuf::from);
     let mut bench = Bench {
         smoke,
         root,
         database_url,
         function_database_url,
+        pooled_function_database_url: std::env::var("POOLED_FUNCTION_DATABASE_URL").ok(),
+        fastapi_python,
+        cold_starts: Default::default(),
         report: String::new(),
     };
-    match run(&mut bench).await {
+    match run(&mut bench, only.as_deref()).await {
         Ok(()) => {
             if let Err(e) = std::fs::write(&out, &bench.report) {
                 eprintln!("bench: cannot write {}: {e}", out.display());
@@ -77,7 +116,20 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(bench: &mut Bench) -> Result<(), String> {
+/// The sections `--only` can name, in report order.
+const SECTIONS: [&str; 8] = [
+    "handlers",
+    "auth",
+    "round-trips",
+    "cold-start",
+    "scale",
+    "versus",
+    "pooler",
+    "size",
+];
+
+async fn run(bench: &mut Bench, only: Option<&[String]>) -> Result<(), String> {
+    let wanted = |name: &str| only.is_none_or(|only| only.iter().any(|o| o == name));
     let db = shared::db::Db::new(bench.config(4)?.database).map_err(|e| e.to_string())?;
     let mut client = db.dedicated_client().await.map_err(|e| e.to_string())?;
     shared::migrate::run(&mut client)
@@ -85,17 +137,34 @@ async fn run(bench: &mut Bench) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let section = |name: &'static str| move |e: String| format!("{name}: {e}");
     header::run(bench).await.map_err(section("header"))?;
-    floor::run(bench).await.map_err(section("handlers"))?;
-    auth::run(bench).await.map_err(section("auth"))?;
-    round_trips::run(bench)
-        .await
-        .map_err(section("round trips"))?;
-    cold_start::run(bench)
-        .await
-        .map_err(section("cold start"))?;
-    scale::run(bench).await.map_err(section("scale"))?;
-    load::run(bench).await.map_err(section("load"))?;
-    sizes::run(bench).map_err(section("size"))?;
+    if wanted("handlers") {
+        floor::run(bench).await.map_err(section("handlers"))?;
+    }
+    if wanted("auth") {
+        auth::run(bench).await.map_err(section("auth"))?;
+    }
+    if wanted("round-trips") {
+        round_trips::run(bench)
+            .await
+            .map_err(section("round-trips"))?;
+    }
+    if wanted("cold-start") {
+        cold_start::run(bench)
+            .await
+            .map_err(section("cold-start"))?;
+    }
+    if wanted("scale") {
+        scale::run(bench).await.map_err(section("scale"))?;
+    }
+    if wanted("versus") {
+        versus::run(bench).await.map_err(section("versus"))?;
+    }
+    if wanted("pooler") {
+        pooler::run(bench).await.map_err(section("pooler"))?;
+    }
+    if wanted("size") {
+        sizes::run(bench).map_err(section("size"))?;
+    }
     bench.line(include_str!("../why.md").trim_end());
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! The run: its settings (smoke or full, the database, the checkout) and the report it writes.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use shared::App;
 use shared::config::Config;
@@ -15,6 +17,12 @@ pub struct Bench {
     pub database_url: String,
     /// What the function processes it starts log in with (`FUNCTION_DATABASE_URL`).
     pub function_database_url: String,
+    /// The same through PgBouncer in transaction mode (`POOLED_FUNCTION_DATABASE_URL`).
+    pub pooled_function_database_url: Option<String>,
+    /// The Python with bench/fastapi's packages (`FASTAPI_PYTHON`).
+    pub fastapi_python: PathBuf,
+    /// Median cold start per function, for the size table.
+    pub cold_starts: BTreeMap<String, Duration>,
     pub report: String,
 }
 
@@ -22,6 +30,21 @@ impl Bench {
     /// Iterations: `full` normally, a handful in a smoke run.
     pub fn n(&self, full: usize) -> usize {
         if self.smoke { 5.min(full) } else { full }
+    }
+
+    /// The build the functions run from: debug in a smoke run (what `make test` built).
+    pub fn profile(&self) -> &'static str {
+        if self.smoke { "debug" } else { "release" }
+    }
+
+    /// Every function's name (functions/*), sorted.
+    pub fn functions(&self) -> Result<Vec<String>, String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.root.join("functions"))
+            .map_err(|e| e.to_string())?
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        names.sort();
+        Ok(names)
     }
 
     pub fn config(&self, bcrypt_cost: u32) -> Result<Config, String> {

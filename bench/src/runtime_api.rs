@@ -1,158 +1,291 @@
-//! Cold start through a real Lambda runtime API: a minimal emulator of its three calls
-//! (`next`, `response`, `error`), enough to start a function binary, hand it one API Gateway
-//! event and time everything up to its answer.
+//! One Lambda execution environment, as far as a function can tell: its process, started with
+//! Lambda's environment variables, and the Runtime API it polls for one invocation at a time
+//! (`next`, `response`, `error`, `init/error`). Invocations come from a queue the environment
+//! shares with its siblings in a [`crate::pool::Pool`].
 
-use std::path::Path;
+use std::convert::Infallible;
+use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::process::Command;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::io::AsyncReadExt;
+use tokio::process::{Child, Command};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 
-pub struct ColdStart {
-    /// Exec, runtime and logging set-up: what is left of "until the first `next`".
-    pub process: Duration,
-    pub config: Duration,
-    pub connect: Duration,
-    /// From handing over the event to receiving the response.
-    pub first_request: Duration,
-    pub total: Duration,
-    pub status: u16,
+const PREFIX: &str = "/2018-06-01/runtime";
+
+/// How to start an instance of a function.
+#[derive(Clone)]
+pub struct Spec {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub dir: Option<PathBuf>,
+    /// Keep the process's stdout (its logs) for [`Stopped::stdout`]; otherwise it is discarded.
+    pub capture_stdout: bool,
 }
 
-/// Starts `binary` with `env`, sends `event`, and returns the timings.
-pub async fn measure(
-    binary: &Path,
-    env: &[(&str, String)],
-    event: &str,
-) -> std::io::Result<ColdStart> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let api = listener.local_addr()?.to_string();
-    let started = Instant::now();
-    let mut child = Command::new(binary)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .env("AWS_LAMBDA_RUNTIME_API", &api)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
+impl Spec {
+    pub fn new(program: impl Into<PathBuf>, env: &[(&str, &str)]) -> Self {
+        Self {
+            program: program.into(),
+            args: Vec::new(),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            dir: None,
+            capture_stdout: false,
+        }
+    }
+}
 
-    let (mut next_at, mut done) = (None, None);
-    while done.is_none() {
-        let (mut socket, _) = listener.accept().await?;
-        while let Some((path, body)) = read_request(&mut socket).await? {
-            if path.ends_with("/invocation/next") {
-                if next_at.is_some() {
-                    break; // the function asks for a second event: we have what we need
-                }
-                next_at = Some(started.elapsed());
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: bench-1\r\n\
-                     Lambda-Runtime-Deadline-Ms: {}\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:eu-central-1:000000000000:function:bench\r\n\
-                     Content-Length: {}\r\n\r\n",
-                    now_ms() + 30_000,
-                    event.len()
-                );
-                socket.write_all(head.as_bytes()).await?;
-                socket.write_all(event.as_bytes()).await?;
+/// An event for the function, and where its outcome goes.
+pub struct Invocation {
+    pub event: Bytes,
+    pub reply: oneshot::Sender<Outcome>,
+}
+
+pub struct Outcome {
+    /// The function's response document, or the error it reported.
+    pub response: Result<Bytes, String>,
+    /// From handing the event over to receiving the outcome: what Lambda bills.
+    pub duration: Duration,
+}
+
+/// The invocations waiting for a free instance of one function.
+pub type Queue = Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>>;
+
+/// What an instance's Runtime API knows about it.
+struct State {
+    queue: Queue,
+    started: Instant,
+    /// Start of the process to its first `next`: Lambda's init duration.
+    init: OnceLock<Duration>,
+    init_error: OnceLock<String>,
+    current: Mutex<Option<(String, Instant, oneshot::Sender<Outcome>)>>,
+    requests: Mutex<u64>,
+}
+
+pub struct Instance {
+    child: Child,
+    state: Arc<State>,
+    server: JoinHandle<()>,
+}
+
+/// An instance's figures once it is stopped.
+pub struct Stopped {
+    pub init: Option<Duration>,
+    pub init_error: Option<String>,
+    /// Peak resident set (VmHWM) in bytes.
+    pub peak_rss: Option<u64>,
+    pub stdout: String,
+}
+
+impl Instance {
+    /// Starts the process with its own Runtime API on a loopback port.
+    pub fn start(spec: &Spec, queue: Queue) -> std::io::Result<Self> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let api = listener.local_addr()?.to_string();
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let state = Arc::new(State {
+            queue,
+            started: Instant::now(),
+            init: OnceLock::new(),
+            init_error: OnceLock::new(),
+            current: Mutex::new(None),
+            requests: Mutex::new(0),
+        });
+        let server = tokio::spawn(serve(listener, state.clone()));
+        let mut command = Command::new(&spec.program);
+        command
+            .args(&spec.args)
+            .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("AWS_LAMBDA_RUNTIME_API", &api)
+            .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .env("AWS_REGION", "eu-central-1")
+            .stdout(if spec.capture_stdout {
+                Stdio::piped()
             } else {
-                let status = serde_json::from_slice::<serde_json::Value>(&body)
-                    .ok()
-                    .and_then(|v| v["statusCode"].as_u64())
-                    .unwrap_or(0) as u16;
-                done = Some((started.elapsed(), status));
-                socket
-                    .write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
-                    .await?;
-                break;
+                Stdio::null()
+            })
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        if let Some(dir) = &spec.dir {
+            command.current_dir(dir);
+        }
+        match command.spawn() {
+            Ok(child) => Ok(Self {
+                child,
+                state,
+                server,
+            }),
+            Err(e) => {
+                server.abort();
+                Err(e)
             }
         }
     }
-    let _ = child.kill().await;
-    let (mut config, mut connect) = (Duration::ZERO, Duration::ZERO);
-    if let Some(stdout) = child.stdout.take() {
-        let mut lines = BufReader::new(stdout).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            let Ok(log) = serde_json::from_str::<serde_json::Value>(&line) else {
-                continue;
-            };
-            if log["fields"]["message"] == "ready" {
-                config = Duration::from_micros(log["fields"]["config_us"].as_u64().unwrap_or(0));
-                connect = Duration::from_micros(log["fields"]["connect_us"].as_u64().unwrap_or(0));
-            }
+
+    /// Reads its peak memory, then ends the process and its Runtime API.
+    pub async fn stop(mut self) -> Stopped {
+        let peak_rss = self.child.id().and_then(peak_rss);
+        let _ = self.child.kill().await;
+        self.server.abort();
+        let mut stdout = String::new();
+        if let Some(mut out) = self.child.stdout.take() {
+            let _ = out.read_to_string(&mut stdout).await;
+        }
+        Stopped {
+            init: self.state.init.get().copied(),
+            init_error: self.state.init_error.get().cloned(),
+            peak_rss,
+            stdout,
         }
     }
-    let next_at = next_at.unwrap_or_default();
-    let (total, status) = done.unwrap_or_default();
-    Ok(ColdStart {
-        process: next_at.saturating_sub(config + connect),
-        config,
-        connect,
-        first_request: total.saturating_sub(next_at),
-        total,
-        status,
-    })
 }
 
-fn now_ms() -> u128 {
-    std::time::SystemTime::now()
+/// `VmHWM` of a process, in bytes (Linux).
+pub fn peak_rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+async fn serve(listener: tokio::net::TcpListener, state: Arc<State>) {
+    // Connections live in this set so that stopping the server ends them too: a `next` left
+    // waiting by a stopped process would otherwise take an invocation nobody answers.
+    let mut connections = tokio::task::JoinSet::new();
+    while let Ok((stream, _)) = listener.accept().await {
+        while connections.try_join_next().is_some() {}
+        let state = state.clone();
+        connections.spawn(async move {
+            let service = service_fn(move |req| handle(state.clone(), req));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+fn answer(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response
+}
+
+async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = req.uri().path().to_owned();
+    let Some(call) = path.strip_prefix(PREFIX) else {
+        return Ok(answer(StatusCode::NOT_FOUND, ""));
+    };
+    let method = req.method().clone();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    if method == Method::GET && call == "/invocation/next" {
+        return Ok(next(&state).await);
+    }
+    if method != Method::POST {
+        return Ok(answer(StatusCode::METHOD_NOT_ALLOWED, ""));
+    }
+    if call == "/init/error" {
+        let _ = state
+            .init_error
+            .set(String::from_utf8_lossy(&body).into_owned());
+        return Ok(answer(StatusCode::ACCEPTED, ""));
+    }
+    let reported = match call
+        .strip_prefix("/invocation/")
+        .and_then(|rest| rest.rsplit_once('/'))
+    {
+        Some((id, "response")) => Some((id.to_owned(), Ok(body))),
+        Some((id, "error")) => Some((
+            id.to_owned(),
+            Err(String::from_utf8_lossy(&body).into_owned()),
+        )),
+        _ => None,
+    };
+    let Some((id, response)) = reported else {
+        return Ok(answer(StatusCode::NOT_FOUND, ""));
+    };
+    let current = state
+        .current
+        .lock()
+        .ok()
+        .and_then(|mut c| c.take_if(|(current, _, _)| *current == id));
+    let Some((_, handed_over, reply)) = current else {
+        return Ok(answer(StatusCode::BAD_REQUEST, "no such invocation"));
+    };
+    let _ = reply.send(Outcome {
+        response,
+        duration: handed_over.elapsed(),
+    });
+    Ok(answer(StatusCode::ACCEPTED, ""))
+}
+
+/// Blocks until an invocation is queued, as Lambda's `next` does, and hands it over.
+async fn next(state: &State) -> Response<Full<Bytes>> {
+    let _ = state.init.set(state.started.elapsed());
+    let invocation = state.queue.lock().await.recv().await;
+    let Some(Invocation { event, reply }) = invocation else {
+        return answer(StatusCode::GONE, "the pool is closed");
+    };
+    let id = {
+        let mut requests = state.requests.lock().unwrap_or_else(|e| e.into_inner());
+        *requests += 1;
+        format!("bench-{}", *requests)
+    };
+    let deadline = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis()
-}
-
-/// One HTTP/1.1 request: its path and body, or `None` when the client closed the connection.
-async fn read_request(socket: &mut TcpStream) -> std::io::Result<Option<(String, Vec<u8>)>> {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if socket.read(&mut byte).await? == 0 {
-            return Ok(None);
-        }
-        head.push(byte[0]);
+        + 30_000;
+    if let Ok(mut current) = state.current.lock() {
+        *current = Some((id.clone(), Instant::now(), reply));
     }
-    let head = String::from_utf8_lossy(&head);
-    let path = head
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or_default()
-        .to_owned();
-    let header = |name: &str| {
-        head.lines()
-            .find_map(|l| {
-                l.split_once(':')
-                    .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
-            })
-            .map(|(_, v)| v.trim().to_owned())
+    let mut response = answer(StatusCode::OK, event);
+    let headers = response.headers_mut();
+    let mut set = |name: &'static str, value: String| {
+        if let Ok(value) = value.parse() {
+            headers.insert(name, value);
+        }
     };
-    let mut body = Vec::new();
-    if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-        loop {
-            let mut line = Vec::new();
-            while !line.ends_with(b"\r\n") {
-                socket.read_exact(&mut byte).await?;
-                line.push(byte[0]);
-            }
-            let size =
-                usize::from_str_radix(String::from_utf8_lossy(&line).trim(), 16).unwrap_or(0);
-            let mut chunk = vec![0u8; size + 2];
-            socket.read_exact(&mut chunk).await?;
-            if size == 0 {
-                break;
-            }
-            body.extend_from_slice(&chunk[..size]);
-        }
-    } else {
-        let length = header("content-length")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        body.resize(length, 0);
-        socket.read_exact(&mut body).await?;
-    }
-    Ok(Some((path, body)))
+    set("content-type", "application/json".into());
+    set("lambda-runtime-aws-request-id", id);
+    set("lambda-runtime-deadline-ms", deadline.to_string());
+    set(
+        "lambda-runtime-invoked-function-arn",
+        "arn:aws:lambda:eu-central-1:000000000000:function:bench".into(),
+    );
+    set(
+        "lambda-runtime-trace-id",
+        "Root=1-00000000-000000000000000000000000;Sampled=0".into(),
+    );
+    response
 }

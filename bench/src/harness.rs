@@ -1,0 +1,139 @@
+//! Runs both backends the way Lambda runs them and measures them under load: the front, its
+//! pools of instances, the closed-loop load, and what the instances report when stopped.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use shared::db::Statement;
+use shared::testing::signup;
+use tokio_postgres::types::Type;
+
+use crate::front::Front;
+use crate::load::{self, Caller, Load};
+use crate::pool::Pool;
+use crate::report::{Bench, JWT_SECRET};
+use crate::runtime_api::Spec;
+
+/// One load run's figures.
+pub struct Measured {
+    pub load: Load,
+    /// Per-invocation durations, all functions.
+    pub durations: Vec<Duration>,
+    pub inits: Vec<Duration>,
+    pub peak_rss: Vec<u64>,
+}
+
+/// `count` new users with `tasks` tasks each, as callers of `GET /api/{user_id}/tasks` (the
+/// form FastAPI-era frontends use, served by both backends).
+pub async fn callers(app: &shared::App, count: usize, tasks: i64) -> Result<Vec<Caller>, String> {
+    let mut callers = Vec::with_capacity(count);
+    for _ in 0..count {
+        let account = signup(app).await?;
+        app.db
+            .query(
+                &Statement::new(
+                    "INSERT INTO tasks (user_id, title) SELECT $1, 'task ' || g FROM generate_series(1, $2) g",
+                )
+                .arg(account.id, Type::UUID)
+                .arg(tasks, Type::INT8),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        callers.push(Caller {
+            path: format!("/api/{}/tasks", account.id),
+            token: account.token,
+            user_id: account.id.to_string(),
+            tasks: usize::try_from(tasks).map_err(|e| e.to_string())?,
+        });
+    }
+    Ok(callers)
+}
+
+/// The project's functions (the build profile the run uses), logging in with `database_url`.
+pub fn rust(bench: &Bench, limit: usize, database_url: &str) -> Result<Front, String> {
+    let dir = bench.root.join("target").join(bench.profile());
+    Front::functions(&bench.root, limit, |function| {
+        Spec::new(
+            dir.join(function),
+            &[
+                ("DATABASE_URL", database_url),
+                ("JWT_SECRET", JWT_SECRET),
+                ("BCRYPT_COST", "4"),
+                ("RUST_LOG", "warn"),
+            ],
+        )
+    })
+}
+
+/// bench/fastapi as one Lambda function: Mangum under the AWS runtime interface client.
+pub fn fastapi(bench: &Bench, limit: usize) -> Front {
+    let mut spec = Spec::new(&bench.fastapi_python, &fastapi_env(bench));
+    spec.args = ["-m", "awslambdaric", "lambda_function.handler"]
+        .map(str::to_owned)
+        .into();
+    spec.dir = Some(fastapi_dir(&bench.root));
+    Front::single(Pool::new(spec, limit))
+}
+
+pub fn fastapi_dir(root: &Path) -> std::path::PathBuf {
+    root.join("bench/fastapi")
+}
+
+/// It connects as the owner: the backend it reproduces filtered by user in its queries and had
+/// no row-level security.
+pub fn fastapi_env(bench: &Bench) -> [(&str, &str); 3] {
+    [
+        ("DATABASE_URL", bench.database_url.as_str()),
+        ("JWT_SECRET", JWT_SECRET),
+        ("BCRYPT_COST", "4"),
+    ]
+}
+
+/// Warms `front` up with `connections` clients (which starts that many instances), then
+/// measures; stops every instance afterwards. Warm-up errors count too.
+pub async fn measure(
+    front: Front,
+    callers: &Arc<Vec<Caller>>,
+    connections: usize,
+    (warm, run): (Duration, Duration),
+) -> Result<Measured, String> {
+    let front = Arc::new(front);
+    let (addr, server) = front.clone().serve().await.map_err(|e| e.to_string())?;
+    let warm = load::run(addr, callers.clone(), connections, warm).await;
+    for pool in front.pools() {
+        pool.reset_durations();
+    }
+    let mut load = load::run(addr, callers.clone(), connections, run).await;
+    drop(server);
+    load.add_errors_of(warm);
+    let mut measured = Measured {
+        load,
+        durations: Vec::new(),
+        inits: Vec::new(),
+        peak_rss: Vec::new(),
+    };
+    for pool in front.pools() {
+        let report = pool.stop().await;
+        measured.durations.extend(report.durations);
+        for instance in report.instances {
+            if let Some(error) = instance.init_error {
+                return Err(format!("an instance failed to start: {error}"));
+            }
+            measured.inits.extend(instance.init);
+            measured.peak_rss.extend(instance.peak_rss);
+        }
+    }
+    Ok(measured)
+}
+
+/// Megabytes, for the tables.
+pub fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+/// The median of some numbers, or `None` when there are none.
+pub fn median<T: Ord + Copy>(mut values: Vec<T>) -> Option<T> {
+    values.sort_unstable();
+    values.get(values.len().saturating_sub(1) / 2).copied()
+}
