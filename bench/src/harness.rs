@@ -22,6 +22,51 @@ pub struct Measured {
     pub durations: Vec<Duration>,
     pub inits: Vec<Duration>,
     pub peak_rss: Vec<u64>,
+    /// CPU time the instances used while measured (uvicorn: its workers, warm-up included).
+    pub cpu: Duration,
+    /// CPU time the harness itself (front, Runtime APIs, load) used while measured.
+    pub harness_cpu: Duration,
+    /// CPU time PostgreSQL's processes used while measured.
+    pub database_cpu: Duration,
+}
+
+impl Measured {
+    /// The backend's CPU time per answered request.
+    pub fn cpu_per_request(&self) -> Duration {
+        self.cpu / u32::try_from(self.load.latencies.len().max(1)).unwrap_or(u32::MAX)
+    }
+}
+
+/// CPU time this process has used.
+pub fn own_cpu() -> Duration {
+    crate::runtime_api::cpu_time(std::process::id()).unwrap_or_default()
+}
+
+/// CPU time every `postgres` process on the machine has used (the bench's cluster is the only
+/// one it starts; PgBouncer's process is not among them).
+pub fn database_cpu() -> Duration {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Duration::ZERO;
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "postgres")
+        })
+        .filter_map(crate::runtime_api::cpu_time)
+        .sum()
+}
+
+/// CPU time used by this process and by PostgreSQL while `work` runs.
+pub async fn with_cpu<T>(work: impl Future<Output = T>) -> (T, Duration, Duration) {
+    let (harness, database) = (own_cpu(), database_cpu());
+    let out = work.await;
+    (
+        out,
+        own_cpu().saturating_sub(harness),
+        database_cpu().saturating_sub(database),
+    )
 }
 
 /// `count` new users with `tasks` tasks each, as callers of `GET /api/{user_id}/tasks` (the
@@ -104,7 +149,8 @@ pub async fn measure(
     for pool in front.pools() {
         pool.reset_durations();
     }
-    let mut load = load::run(addr, callers.clone(), connections, run).await;
+    let (mut load, harness_cpu, database_cpu) =
+        with_cpu(load::run(addr, callers.clone(), connections, run)).await;
     drop(server);
     load.add_errors_of(warm);
     let mut measured = Measured {
@@ -112,10 +158,14 @@ pub async fn measure(
         durations: Vec::new(),
         inits: Vec::new(),
         peak_rss: Vec::new(),
+        cpu: Duration::ZERO,
+        harness_cpu,
+        database_cpu,
     };
     for pool in front.pools() {
         let report = pool.stop().await;
         measured.durations.extend(report.durations);
+        measured.cpu += report.cpu;
         for instance in report.instances {
             if let Some(error) = instance.init_error {
                 return Err(format!("an instance failed to start: {error}"));

@@ -24,12 +24,16 @@ struct State {
     /// Invocations accepted and not yet answered, queued or running.
     in_flight: usize,
     durations: Vec<Duration>,
+    /// The instances' CPU time when the durations were last reset.
+    cpu_at_reset: Duration,
 }
 
 /// A stopped pool's figures.
 pub struct Report {
     /// Per-invocation durations since the last [`Pool::reset_durations`].
     pub durations: Vec<Duration>,
+    /// CPU time the instances used since then.
+    pub cpu: Duration,
     pub instances: Vec<Stopped>,
 }
 
@@ -78,26 +82,31 @@ impl Pool {
         outcome.response
     }
 
-    /// Forgets the durations so far (a warm-up's).
+    /// Forgets the durations and CPU time so far (a warm-up's).
     pub fn reset_durations(&self) {
-        self.state().durations.clear();
+        let mut state = self.state();
+        state.durations.clear();
+        state.cpu_at_reset = state.instances.iter().filter_map(Instance::cpu).sum();
     }
 
     /// Stops every instance and returns the figures.
     pub async fn stop(&self) -> Report {
-        let (instances, durations) = {
+        let (instances, durations, cpu_at_reset) = {
             let mut state = self.state();
             (
                 std::mem::take(&mut state.instances),
                 std::mem::take(&mut state.durations),
+                state.cpu_at_reset,
             )
         };
         let mut stopped = Vec::with_capacity(instances.len());
         for instance in instances {
             stopped.push(instance.stop().await);
         }
+        let cpu: Duration = stopped.iter().filter_map(|s| s.cpu).sum();
         Report {
             durations,
+            cpu: cpu.saturating_sub(cpu_at_reset),
             instances: stopped,
         }
     }

@@ -87,6 +87,8 @@ pub struct Stopped {
     pub init_error: Option<String>,
     /// Peak resident set (VmHWM) in bytes.
     pub peak_rss: Option<u64>,
+    /// CPU time (user and system) the process used, init included.
+    pub cpu: Option<Duration>,
     pub stdout: String,
 }
 
@@ -139,9 +141,15 @@ impl Instance {
         }
     }
 
+    /// CPU time (user and system) the process has used so far.
+    pub fn cpu(&self) -> Option<Duration> {
+        self.child.id().and_then(cpu_time)
+    }
+
     /// Reads its peak memory, then ends the process and its Runtime API.
     pub async fn stop(mut self) -> Stopped {
         let peak_rss = self.child.id().and_then(peak_rss);
+        let cpu = self.cpu();
         let _ = self.child.kill().await;
         self.server.abort();
         let mut stdout = String::new();
@@ -152,9 +160,19 @@ impl Instance {
             init: self.state.init.get().copied(),
             init_error: self.state.init_error.get().cloned(),
             peak_rss,
+            cpu,
             stdout,
         }
     }
+}
+
+/// User and system CPU time of a process (Linux; `/proc` counts in USER_HZ, 100 per second).
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command, which is in parentheses and may hold spaces: utime is 14th.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    Some(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
 }
 
 /// `VmHWM` of a process, in bytes (Linux).

@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::harness::{self, Measured, mb, median};
 use crate::load;
 use crate::report::Bench;
-use crate::runtime_api::peak_rss;
+use crate::runtime_api::{cpu_time, peak_rss};
 use crate::stats::{Summary, fmt};
 
 struct Row {
@@ -104,11 +104,15 @@ async fn uvicorn(
     if up {
         for &k in ks {
             let warm = load::run(addr, callers.clone(), k, warm).await;
-            let mut load = load::run(addr, callers.clone(), k, run).await;
-            load.add_errors_of(warm);
             // Its workers: the processes the master started (uvicorn spawns them).
             let workers = server.id().map(children).unwrap_or_default();
-            let peak_rss = workers.into_iter().filter_map(peak_rss).collect();
+            let workers_cpu = || -> Duration { workers.iter().filter_map(|w| cpu_time(*w)).sum() };
+            let cpu = workers_cpu();
+            let (mut load, harness_cpu, database_cpu) =
+                harness::with_cpu(load::run(addr, callers.clone(), k, run)).await;
+            let cpu = workers_cpu().saturating_sub(cpu);
+            load.add_errors_of(warm);
+            let peak_rss = workers.iter().filter_map(|w| peak_rss(*w)).collect();
             rows.push((
                 k,
                 Measured {
@@ -116,6 +120,9 @@ async fn uvicorn(
                     durations: Vec::new(),
                     inits: Vec::new(),
                     peak_rss,
+                    cpu,
+                    harness_cpu,
+                    database_cpu,
                 },
             ));
         }
@@ -147,8 +154,8 @@ fn report(bench: &mut Bench, ks: &[usize], run: Duration, rows: &[Row]) -> Resul
         run.as_secs_f64()
     ));
     bench.line("");
-    bench.line("| K | backend | requests/s | p50 | p99 | invocation p50 | invocation p99 | init (median) | instances | peak RSS per instance (median) | errors |");
-    bench.line("|---|---|---|---|---|---|---|---|---|---|---|");
+    bench.line("| K | backend | requests/s | p50 | p99 | invocation p50 | invocation p99 | init (median) | instances | peak RSS per instance (median) | CPU per request | harness CPU | PostgreSQL CPU | errors |");
+    bench.line("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for row in rows {
         let m = &row.measured;
         if m.load.latencies.is_empty() {
@@ -161,7 +168,7 @@ fn report(bench: &mut Bench, ks: &[usize], run: Duration, rows: &[Row]) -> Resul
         let invocation = (!m.durations.is_empty()).then(|| Summary::of(m.durations.clone()));
         let dash = || "—".to_owned();
         bench.line(format!(
-            "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} % | {:.0} % | {} |",
             row.k,
             row.backend,
             m.load.requests_per_second(),
@@ -176,6 +183,9 @@ fn report(bench: &mut Bench, ks: &[usize], run: Duration, rows: &[Row]) -> Resul
                 m.inits.len().to_string()
             },
             median(m.peak_rss.clone()).map_or_else(dash, mb),
+            fmt(m.cpu_per_request()),
+            100.0 * m.harness_cpu.as_secs_f64() / m.load.elapsed.as_secs_f64(),
+            100.0 * m.database_cpu.as_secs_f64() / m.load.elapsed.as_secs_f64(),
             m.load.errors + m.load.wrong,
         ));
     }
