@@ -60,12 +60,6 @@ pub async fn run(bench: &mut Bench) -> Result<(), String> {
             measured,
         });
     }
-    if let Some(problem) = rows
-        .iter()
-        .find_map(|r| r.measured.load.first_problem.as_ref())
-    {
-        eprintln!("bench: against FastAPI, first problem seen: {problem}");
-    }
     report(bench, ks, times.1, &rows)
 }
 
@@ -259,7 +253,7 @@ fn report(bench: &mut Bench, ks: &[usize], run: Duration, rows: &[Row]) -> Resul
         bench.line("Every goal is met at every K.");
     } else {
         bench.line(format!(
-            "Missed: {}. See \"Where a goal is missed\" below.",
+            "Missed: {}. See \"Where a target is missed\" below.",
             missed.join("; ")
         ));
     }
