@@ -177,6 +177,21 @@ pub async fn measure(
     Ok(measured)
 }
 
+/// In a smoke run every answer must be right (its figures mean nothing, but its failures do);
+/// in a full run errors are figures to report.
+pub fn smoke_clean(bench: &Bench, what: &str, measured: &Measured) -> Result<(), String> {
+    let load = &measured.load;
+    if bench.smoke && load.errors + load.wrong > 0 {
+        return Err(format!(
+            "{what}: {} errors, {} wrong answers; first: {}",
+            load.errors,
+            load.wrong,
+            load.first_problem.as_deref().unwrap_or("-")
+        ));
+    }
+    Ok(())
+}
+
 /// Megabytes, for the tables.
 pub fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)

@@ -27,7 +27,9 @@ pub async fn run(bench: &mut Bench) -> Result<(), String> {
     let mut rows = Vec::new();
     for (name, url) in [("direct", direct), ("PgBouncer, transaction mode", pooled)] {
         let front = harness::rust(bench, k, &url)?;
-        rows.push((name, harness::measure(front, &callers, k, times).await?));
+        let measured = harness::measure(front, &callers, k, times).await?;
+        harness::smoke_clean(bench, name, &measured)?;
+        rows.push((name, measured));
     }
 
     bench.line("");

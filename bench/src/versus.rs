@@ -60,6 +60,13 @@ pub async fn run(bench: &mut Bench) -> Result<(), String> {
             measured,
         });
     }
+    for row in &rows {
+        harness::smoke_clean(
+            bench,
+            &format!("{} at K = {}", row.backend, row.k),
+            &row.measured,
+        )?;
+    }
     report(bench, ks, times.1, &rows)
 }
 
