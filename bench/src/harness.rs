@@ -22,7 +22,7 @@ pub struct Measured {
     pub durations: Vec<Duration>,
     pub inits: Vec<Duration>,
     pub peak_rss: Vec<u64>,
-    /// CPU time the instances used while measured (uvicorn: its workers, warm-up included).
+    /// CPU time the instances (uvicorn: its workers) used while measured.
     pub cpu: Duration,
     /// CPU time the harness itself (front, Runtime APIs, load) used while measured.
     pub harness_cpu: Duration,
