@@ -35,7 +35,7 @@ pub async fn run(bench: &mut Bench) -> Result<(), String> {
     bench.line("");
     bench.line("## Through a transaction-mode pooler");
     bench.line("");
-    bench.line(format!("K = {k} instances of `list` through the harness above, each holding its own connection; {}", "8 users"));
+    bench.line(format!("K = {k} instances of `list` through the harness above, each holding its own connection; 8 users"));
     bench.line("with 20 tasks each, `GET /api/{user_id}/tasks`. PgBouncer (Debian's) runs in transaction mode with");
     bench.line("4 server connections (scripts/pgbouncer.sh), as Neon's pooled endpoint multiplexes many clients");
     bench.line("over few: a session-level setting or a named prepared statement would leak or fail there. An");
