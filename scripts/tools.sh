@@ -2,26 +2,29 @@
 # a project-local Python venv (.venv, git-ignored) from tools/requirements.txt (pinned versions).
 export SAM_CLI_TELEMETRY=0
 
+# A venv at $1 with the pinned packages of requirements file $2, reinstalled when the file
+# changes; $3 says what it holds.
+ensure_venv() {
+  local venv=$1 requirements=$2 stamp="$1/.requirements"
+  if [ -f "$stamp" ] && cmp -s "$stamp" "$requirements"; then return; fi
+  echo "tools: installing ${requirements#"$root/"} into ${venv#"$root/"} ($3)" >&2
+  [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+  cp "$requirements" "$stamp"
+}
+
 ensure_tools() {
   export PATH="$root/.venv/bin:$PATH"
-  local stamp="$root/.venv/.requirements"
-  if [ -f "$stamp" ] && cmp -s "$stamp" "$root/tools/requirements.txt"; then return; fi
-  echo "tools: installing tools/requirements.txt into .venv (cargo-lambda, zig, SAM CLI, cfn-lint, moto, actionlint, schemathesis)" >&2
-  [ -x "$root/.venv/bin/pip" ] || python3 -m venv "$root/.venv"
-  "$root/.venv/bin/pip" install -q --disable-pip-version-check -r "$root/tools/requirements.txt"
-  cp "$root/tools/requirements.txt" "$stamp"
+  ensure_venv "$root/.venv" "$root/tools/requirements.txt" \
+    "cargo-lambda, zig, SAM CLI, cfn-lint, moto, actionlint, schemathesis"
 }
 
 # The FastAPI backend the benchmark compares against, in a venv of its own (.local/fastapi) from
 # bench/fastapi/requirements.txt (pinned); exports FASTAPI_PYTHON for the bench.
 ensure_fastapi() {
-  local venv="$root/.local/fastapi" stamp="$root/.local/fastapi/.requirements"
-  export FASTAPI_PYTHON="$venv/bin/python"
-  if [ -f "$stamp" ] && cmp -s "$stamp" "$root/bench/fastapi/requirements.txt"; then return; fi
-  echo "tools: installing bench/fastapi/requirements.txt into .local/fastapi (FastAPI, SQLModel, Mangum, awslambdaric)" >&2
-  [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check -r "$root/bench/fastapi/requirements.txt"
-  cp "$root/bench/fastapi/requirements.txt" "$stamp"
+  export FASTAPI_PYTHON="$root/.local/fastapi/bin/python"
+  ensure_venv "$root/.local/fastapi" "$root/bench/fastapi/requirements.txt" \
+    "FastAPI, SQLModel, Mangum, awslambdaric"
 }
 
 # Debian packages the tests need (Node, Chromium, PgBouncer), installed when missing (as root, or
