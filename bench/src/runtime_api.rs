@@ -6,6 +6,7 @@
 use std::convert::Infallible;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -72,7 +73,7 @@ struct State {
     init: OnceLock<Duration>,
     init_error: OnceLock<String>,
     current: Mutex<Option<(String, Instant, oneshot::Sender<Outcome>)>>,
-    requests: Mutex<u64>,
+    requests: AtomicU64,
 }
 
 pub struct Instance {
@@ -105,7 +106,7 @@ impl Instance {
             init: OnceLock::new(),
             init_error: OnceLock::new(),
             current: Mutex::new(None),
-            requests: Mutex::new(0),
+            requests: AtomicU64::new(0),
         });
         let server = tokio::spawn(serve(listener, state.clone()));
         let mut command = Command::new(&spec.program);
@@ -274,11 +275,10 @@ async fn next(state: &State) -> Response<Full<Bytes>> {
     let Some(Invocation { event, reply }) = invocation else {
         return answer(StatusCode::GONE, "the pool is closed");
     };
-    let id = {
-        let mut requests = state.requests.lock().unwrap_or_else(|e| e.into_inner());
-        *requests += 1;
-        format!("bench-{}", *requests)
-    };
+    let id = format!(
+        "bench-{}",
+        state.requests.fetch_add(1, Ordering::Relaxed) + 1
+    );
     let deadline = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
