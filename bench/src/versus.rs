@@ -89,6 +89,7 @@ async fn uvicorn(
         .current_dir(harness::fastapi_dir(&bench.root))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("uvicorn: {e}"))?;
@@ -102,37 +103,54 @@ async fn uvicorn(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut rows = Vec::new();
-    if up {
-        for &k in ks {
-            let warm = load::run(addr, callers.clone(), k, warm).await;
-            // Its workers: the processes the master started (uvicorn spawns them).
-            let workers = server.id().map(children).unwrap_or_default();
-            let workers_cpu = || -> Duration { workers.iter().filter_map(|w| cpu_time(*w)).sum() };
-            let cpu = workers_cpu();
-            let (mut load, harness_cpu, database_cpu) =
-                harness::with_cpu(load::run(addr, callers.clone(), k, run)).await;
-            let cpu = workers_cpu().saturating_sub(cpu);
-            load.add_errors_of(warm);
-            let peak_rss = workers.iter().filter_map(|w| peak_rss(*w)).collect();
-            rows.push((
-                k,
-                Measured {
-                    load,
-                    durations: Vec::new(),
-                    inits: Vec::new(),
-                    peak_rss,
-                    cpu,
-                    harness_cpu,
-                    database_cpu,
-                },
-            ));
-        }
+    for &k in ks.iter().filter(|_| up) {
+        let warm = load::run(addr, callers.clone(), k, warm).await;
+        // Its workers: the processes the master started (uvicorn spawns them).
+        let workers = server.id().map(children).unwrap_or_default();
+        let workers_cpu = || -> Duration { workers.iter().filter_map(|w| cpu_time(*w)).sum() };
+        let cpu = workers_cpu();
+        let (mut load, harness_cpu, database_cpu) =
+            harness::with_cpu(load::run(addr, callers.clone(), k, run)).await;
+        let cpu = workers_cpu().saturating_sub(cpu);
+        load.add_errors_of(warm);
+        let peak_rss = workers.iter().filter_map(|w| peak_rss(*w)).collect();
+        rows.push((
+            k,
+            Measured {
+                load,
+                durations: Vec::new(),
+                inits: Vec::new(),
+                peak_rss,
+                cpu,
+                harness_cpu,
+                database_cpu,
+            },
+        ));
     }
-    let _ = server.kill().await;
+    stop_group(&mut server).await;
     if up {
         Ok(rows)
     } else {
         Err("uvicorn never listened".into())
+    }
+}
+
+/// Ends uvicorn and its workers. Killing the master alone leaves the workers running (and
+/// holding database connections): they are asked to stop as a process group, then killed.
+async fn stop_group(server: &mut tokio::process::Child) {
+    let Some(pid) = server.id() else { return };
+    let signal = |name: &str| {
+        let _ = std::process::Command::new("kill")
+            .args([name, "--", &format!("-{pid}")])
+            .status();
+    };
+    signal("-TERM");
+    if tokio::time::timeout(Duration::from_secs(10), server.wait())
+        .await
+        .is_err()
+    {
+        signal("-KILL");
+        let _ = server.wait().await;
     }
 }
 
