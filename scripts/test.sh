@@ -126,6 +126,21 @@ if ! (cd tests/better-auth && API_URL="$base" BETTER_AUTH_URL="$better_auth_url"
   exit 1
 fi
 
+step "taking over a FastAPI-era database: SQLModel's tables and Better Auth's on PostgreSQL, migrate as a non-superuser owner, the old tasks over HTTP through make dev"
+if [ -n "$own_db" ]; then
+  ensure_takeover
+  if ! TAKEOVER_ADMIN_URL=$MIGRATION_DATABASE_URL MIGRATE="$root/target/debug/migrate" \
+    "$TAKEOVER_PYTHON" tests/takeover/test_takeover.py; then
+    echo "--- its make dev log (last 40 lines)" >&2
+    tail -n 40 "$root/target/takeover-watch.log" >&2
+    echo "--- its Better Auth log" >&2
+    cat "$root/target/takeover-better-auth.log" >&2
+    exit 1
+  fi
+else
+  echo "skipped: it makes roles and databases, which needs make test's own cluster" >&2
+fi
+
 step "API fuzzing: schemathesis against openapi.yaml, through make dev"
 # A session of its own; its user id fills {user_id}, which must name the caller (tests/fuzz_hooks.py).
 read -r fuzz_token fuzz_user < <(python3 - "$base" <<'PY'

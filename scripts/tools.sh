@@ -27,6 +27,13 @@ ensure_fastapi() {
     "FastAPI, SQLModel, Mangum, awslambdaric"
 }
 
+# The old backend's SQLModel and psycopg2 (tests/takeover/requirements.txt, pinned), which make the
+# FastAPI-era tables the take-over test starts from, in .local/takeover; exports TAKEOVER_PYTHON.
+ensure_takeover() {
+  export TAKEOVER_PYTHON="$root/.local/takeover/bin/python"
+  ensure_venv "$root/.local/takeover" "$root/tests/takeover/requirements.txt" "SQLModel 0.0.31, psycopg2"
+}
+
 # Debian packages the tests need (Node, Chromium, PgBouncer), installed when missing (as root, or
 # with sudo).
 apt_install() {

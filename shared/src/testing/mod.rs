@@ -153,7 +153,12 @@ pub fn unique_email() -> String {
 
 /// Signs up a new account with [`PASSWORD`], as a client would.
 pub async fn signup(app: &App) -> Result<Account, String> {
-    let email = unique_email();
+    signup_as(app, &unique_email()).await
+}
+
+/// A new account with this email, made through the signup handler.
+pub async fn signup_as(app: &App, email: &str) -> Result<Account, String> {
+    let email = email.to_owned();
     let req = call(Method::POST, "/api/auth/signup")
         .json(json!({"email": email, "password": PASSWORD}))
         .build();

@@ -12,6 +12,7 @@ mod better_auth;
 mod database;
 mod http_contract;
 mod logs;
+mod migrations;
 mod properties;
 mod row_security;
 mod sessions;

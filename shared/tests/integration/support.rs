@@ -135,3 +135,31 @@ pub async fn sign_in(app: &App, email: &str, password: &str) -> (String, String)
         body["refresh_token"].as_str().unwrap().to_owned(),
     )
 }
+
+/// A new, empty database `name` on the test server (dropped first if a run left it), with the
+/// owner's connection to it and the functions' settings for it: for tests of migrations, which
+/// need a database at an older version than the one every other test shares.
+pub async fn fresh_database(name: &str) -> (tokio_postgres::Client, Config) {
+    let admin = admin().await;
+    // One at a time: statements sent together form a transaction, which these cannot run in.
+    for statement in ["DROP DATABASE IF EXISTS {} WITH (FORCE)", "CREATE DATABASE {}"] {
+        admin
+            .batch_execute(&statement.replace("{}", name))
+            .await
+            .unwrap();
+    }
+    let mut owner: tokio_postgres::Config = std::env::var("MIGRATION_DATABASE_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    owner.dbname(name);
+    let client = shared::db::Db::new(owner)
+        .unwrap()
+        .dedicated_client()
+        .await
+        .unwrap();
+    let mut settings = config();
+    settings.database.dbname(name);
+    (client, settings)
+}
