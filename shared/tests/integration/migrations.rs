@@ -29,7 +29,9 @@ async fn an_email_stored_before_nfc_signs_in_as_typed_and_its_nfc_twin_cannot_si
     let (mut owner, settings) = before_nfc("migrations_nfc_signin").await;
     let app = App::new(&settings).unwrap();
     let (decomposed, composed) = ("e\u{301}mile@example.com", "\u{e9}mile@example.com");
-    let account = shared::testing::signup_as(&app, composed).await.unwrap();
+    let account = shared::testing::signup_as(&app, composed.to_owned())
+        .await
+        .unwrap();
     // As an account made before signup normalised what people type was stored.
     owner
         .execute(

@@ -142,7 +142,10 @@ pub async fn sign_in(app: &App, email: &str, password: &str) -> (String, String)
 pub async fn fresh_database(name: &str) -> (tokio_postgres::Client, Config) {
     let admin = admin().await;
     // One at a time: statements sent together form a transaction, which these cannot run in.
-    for statement in ["DROP DATABASE IF EXISTS {} WITH (FORCE)", "CREATE DATABASE {}"] {
+    for statement in [
+        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+        "CREATE DATABASE {}",
+    ] {
         admin
             .batch_execute(&statement.replace("{}", name))
             .await
