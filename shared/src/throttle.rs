@@ -18,9 +18,17 @@
 //! - `signin-account-address:<email>|<address>`: on one account from one address;
 //! - `signin-address:<address>`: on any account from one address;
 //! - `signin-device:<device token's hash>`: on one account from one of its devices, which the
-//!   account-wide key then does not apply to (an attacker who knows only the email cannot keep
-//!   the owner out by failing from ever new addresses);
+//!   account-wide key and the address's then do not apply to (an attacker who knows only the
+//!   email cannot keep the owner out by failing from ever new addresses, nor one who shares the
+//!   owner's address by failing on other accounts from it);
+//! - `confirm-session:<session id>`: a signed-in caller confirming their password (to change it,
+//!   to delete the account), counted against their own session only: failures made by others,
+//!   from anywhere, never refuse it;
 //! - `signup-address:<address>`: signups from one address.
+//!
+//! A request whose source address is unknown (an event without `sourceIp`: another payload
+//! version, a proxy in front) is counted under the one address `unknown`, shared by all such
+//! requests: limited together, rather than not at all.
 
 use std::net::IpAddr;
 
@@ -31,6 +39,7 @@ use hmac::{Hmac, Mac};
 use secrecy::SecretString;
 use sha2::Sha256;
 use tokio_postgres::types::Type;
+use uuid::Uuid;
 
 use crate::auth::derived_hmac;
 use crate::db::{Db, Statement};
@@ -63,6 +72,8 @@ const SIGNIN_ACCOUNT: Policy = Policy {
 };
 /// Guessing one account from a device that signed in to it before: as from one address.
 const SIGNIN_DEVICE: Policy = SIGNIN_ACCOUNT_FROM_ADDRESS;
+/// Guessing the password of the account one is signed in to: as from one address.
+const CONFIRM_SESSION: Policy = SIGNIN_ACCOUNT_FROM_ADDRESS;
 /// One address trying many accounts (password spraying).
 const SIGNIN_ADDRESS: Policy = Policy {
     free: 30,
@@ -114,41 +125,50 @@ impl Throttle {
 
     /// The keys a signin attempt counts against, the account-wide one first.
     pub fn signin_keys(&self, email: &Email, address: Option<IpAddr>) -> Vec<Key> {
-        let email = email.as_str();
-        let mut keys = vec![self.key(&format!("signin-account:{email}"), SIGNIN_ACCOUNT)];
-        if let Some(address) = address {
-            keys.push(self.key(
+        let (email, address) = (email.as_str(), Address(address));
+        vec![
+            self.key(&format!("signin-account:{email}"), SIGNIN_ACCOUNT),
+            self.key(
                 &format!("signin-account-address:{email}|{address}"),
                 SIGNIN_ACCOUNT_FROM_ADDRESS,
-            ));
-            keys.push(self.key(&format!("signin-address:{address}"), SIGNIN_ADDRESS));
-        }
-        keys
+            ),
+            self.key(&format!("signin-address:{address}"), SIGNIN_ADDRESS),
+        ]
     }
 
-    /// The keys a signin from one of the account's devices counts against (see
-    /// [`crate::auth::DeviceToken`]): that device's own, in place of the account's, and the
+    /// The key a signin from one of the account's devices counts against (see
+    /// [`crate::auth::DeviceToken`]): that device's own, in place of the account's and the
     /// address's. Whether the device is the account's is known only after the lookup: if it is
     /// not, the account's keys are counted too ([`Throttle::signin_keys`]).
-    pub fn device_keys(&self, device_hash: &[u8], address: Option<IpAddr>) -> Vec<Key> {
+    pub fn device_keys(&self, device_hash: &[u8]) -> Vec<Key> {
         let device = B64.encode(device_hash);
-        let mut keys = vec![self.key(&format!("signin-device:{device}"), SIGNIN_DEVICE)];
-        if let Some(address) = address {
-            keys.push(self.key(&format!("signin-address:{address}"), SIGNIN_ADDRESS));
-        }
-        keys
+        vec![self.key(&format!("signin-device:{device}"), SIGNIN_DEVICE)]
     }
 
-    /// The keys a signup counts against: none when the address is unknown.
+    /// The key a signed-in caller's password confirmation counts against: their session's.
+    pub fn confirm_keys(&self, session: Uuid) -> Vec<Key> {
+        vec![self.key(&format!("confirm-session:{session}"), CONFIRM_SESSION)]
+    }
+
+    /// The key a signup counts against.
     pub fn signup_keys(&self, address: Option<IpAddr>) -> Vec<Key> {
         let policy = Policy {
             free: self.signups_per_address,
             ..SIGNUP_ADDRESS
         };
-        address
-            .map(|address| self.key(&format!("signup-address:{address}"), policy))
-            .into_iter()
-            .collect()
+        vec![self.key(&format!("signup-address:{}", Address(address)), policy)]
+    }
+}
+
+/// A source address as keys name it; every request without one shares `unknown`.
+struct Address(Option<IpAddr>);
+
+impl std::fmt::Display for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(address) => write!(f, "{address}"),
+            None => f.write_str("unknown"),
+        }
     }
 }
 

@@ -30,7 +30,7 @@ async fn delete(app: &App, req: Request) -> Result<Response<Body>> {
         .map(SecretString::from)
         .map_err(|problem| Error::Validation(FieldErrors::single("password", problem)))?;
     let (user, hash) = sessions::user_with_hash(&app.db, caller).await?;
-    super::confirm_password(app, &req, &user, &hash, &password).await?;
+    super::confirm_password(app, caller, &hash, &password).await?;
     match sessions::delete_account(&app.db, caller, &hash).await? {
         Outcome::Done => {
             tracing::info!(user = %user.key, "account deleted");

@@ -24,14 +24,12 @@ use serde::Serialize;
 use crate::App;
 use crate::auth::{Caller, DeviceToken, Verified};
 use crate::error::{Error, Result};
-use crate::http::{
-    Body, Request, Response, StatusCode, bearer_token, json, path_param, source_address,
-};
+use crate::http::{Body, Request, Response, StatusCode, bearer_token, json, path_param};
 use crate::identity::Identity;
 use crate::sessions::Issued;
 use crate::tasks::TaskId;
 use crate::throttle;
-use crate::users::{Email, User};
+use crate::users::User;
 
 /// Who the request's bearer token speaks for: one of our sessions, or, when Better Auth is
 /// configured and the token says it is from there, a Better Auth user.
@@ -112,17 +110,15 @@ fn task_id(req: &Request) -> Result<TaskId> {
 }
 
 /// Checks the password of the caller's account again, before a change only its owner may
-/// make. The signin throttle applies, and a wrong password counts toward it.
+/// make. Wrong passwords are throttled per session: a signed-in owner is never refused because
+/// of failures others made on the account (see [`crate::throttle`]).
 async fn confirm_password(
     app: &App,
-    req: &Request,
-    user: &User,
+    caller: Caller,
     hash: &str,
     password: &SecretString,
 ) -> Result<()> {
-    let email = Email::parse(user.email.as_deref().unwrap_or_default())
-        .map_err(|problem| Error::Internal(format!("a stored email {problem}")))?;
-    let keys = app.throttle.signin_keys(&email, source_address(req));
+    let keys = app.throttle.confirm_keys(caller.session);
     throttle::attempt(&app.db, &keys).await?;
     if let Verified::Right { .. } = app.passwords.verify(password, Some(hash)).await? {
         return throttle::succeeded(&app.db, &keys).await;

@@ -1,7 +1,8 @@
 //! `POST /api/auth/password` `{"current_password", "new_password"}` → 204. The new password
 //! follows signup's rules and differs from the current one; every other session of the user
 //! ends at once, the caller's stays. A wrong current password is 401 `invalid_credentials` and
-//! counts toward the signin throttle.
+//! counts toward the
+//! caller's session's own throttle (never the account's: others' failures cannot block it).
 
 use std::convert::Infallible;
 
@@ -74,7 +75,7 @@ async fn change(app: &App, req: Request) -> Result<Response<Body>> {
     let requested: Requested = json_body::<PasswordBody>(&req)?.try_into()?;
     let (user, hash) = sessions::user_with_hash(&app.db, caller).await?;
     let change = PasswordChange::new(requested, &user)?;
-    super::confirm_password(app, &req, &user, &hash, &change.current).await?;
+    super::confirm_password(app, caller, &hash, &change.current).await?;
     let new_hash = app.passwords.hash(change.new.secret()).await?;
     match sessions::change_password(&app.db, caller, &hash, &new_hash).await? {
         Outcome::Done => Ok(no_content()),

@@ -3,7 +3,8 @@
 //! work. Attempts per account and per address are counted before they are tried and throttled
 //! with 429 and `Retry-After`; a success clears the account's count and takes itself back from
 //! the address's. A device token from an earlier signin of the same account puts the device's
-//! own count in place of the account's, so no one else's failures can keep its owner out.
+//! own count in place of the account's and the address's, so no one else's failures (from
+//! anywhere, or from the owner's own shared address) can keep its owner out.
 
 use std::convert::Infallible;
 
@@ -62,7 +63,7 @@ async fn signin(app: &App, req: Request) -> Result<Response<Body>> {
         .and_then(|token| DeviceToken::presented(token).ok());
     let device_hash = device.as_ref().map(|d| d.hash());
     let mut keys = match device_hash {
-        Some(hash) => app.throttle.device_keys(hash, address),
+        Some(hash) => app.throttle.device_keys(hash),
         None => app.throttle.signin_keys(email, address),
     };
     // Pipelined: counting the attempt and the lookup share one round trip.

@@ -32,14 +32,24 @@ pub struct Call {
     body: Body,
 }
 
+/// A request from an address of its own (API Gateway always names one): requests share a
+/// throttle's address keys only when a test says so with [`Call::source_ip`].
 pub fn call(method: Method, path: &str) -> Call {
+    let id = Uuid::new_v4().as_u128();
     Call {
         method,
         path: path.to_owned(),
         path_params: HashMap::new(),
         query: HashMap::new(),
         headers: Vec::new(),
-        source_ip: None,
+        // The IPv6 documentation range, 2001:db8::/32.
+        source_ip: Some(format!(
+            "2001:db8:{:x}:{:x}:{:x}::{:x}",
+            (id >> 48) as u16,
+            (id >> 32) as u16,
+            (id >> 16) as u16,
+            id as u16
+        )),
         body: Body::Empty,
     }
 }
@@ -57,6 +67,12 @@ impl Call {
     /// The client address API Gateway reports.
     pub fn source_ip(mut self, ip: &str) -> Self {
         self.source_ip = Some(ip.to_owned());
+        self
+    }
+
+    /// No `sourceIp` in the event, as other payload versions and proxies may send.
+    pub fn without_source_ip(mut self) -> Self {
+        self.source_ip = None;
         self
     }
 

@@ -403,3 +403,106 @@ async fn a_device_token_helps_only_its_own_account_and_counts_its_own_failures()
     );
     assert_eq!(body["device_token"].as_str().map(str::len), Some(43));
 }
+
+/// The review's lockout: failures on the account from everywhere keep its account-wide key
+/// blocked, which once also refused the signed-in owner's password change and account deletion.
+#[tokio::test]
+async fn a_signed_in_owner_confirms_their_password_however_blocked_the_account_is() {
+    let app = app();
+    let account = signup(&app).await;
+    preset(&app, &format!("signin-account:{}", account.email), 10_000).await;
+    let attack = signin(&app, &account.email, "guess 12345", &address()).await;
+    assert_eq!(
+        attack.status(),
+        StatusCode::UNAUTHORIZED,
+        "counted: the account is blocked"
+    );
+    let change = call(Method::POST, "/api/auth/password")
+        .token(&account.token)
+        .json(json!({"current_password": PASSWORD, "new_password": "a fresh passphrase here"}));
+    assert_eq!(
+        send(&app, "password", change).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let delete = call(Method::DELETE, "/api/auth/me")
+        .token(&account.token)
+        .json(json!({"password": "a fresh passphrase here"}));
+    assert_eq!(
+        send(&app, "account", delete).await.status(),
+        StatusCode::NO_CONTENT
+    );
+}
+
+/// Someone behind the owner's NAT, office or VPN exit fails signins on random emails until the
+/// address is blocked: the owner's device still gets in from it.
+#[tokio::test]
+async fn an_address_blocked_by_others_does_not_refuse_a_valid_device_token() {
+    let app = app();
+    let account = signup(&app).await;
+    let device = device_token_of(signin(&app, &account.email, PASSWORD, &address()).await);
+    let shared_exit = address();
+    preset(&app, &format!("signin-address:{shared_exit}"), 10_000).await;
+    let spray = signin(&app, &unique_email(), "guess 12345", &shared_exit).await;
+    assert_eq!(
+        spray.status(),
+        StatusCode::UNAUTHORIZED,
+        "counted: the address is blocked"
+    );
+    let without_device = signin(&app, &account.email, PASSWORD, &shared_exit).await;
+    assert_eq!(without_device.status(), StatusCode::TOO_MANY_REQUESTS);
+    let owner = signin_from_device(&app, &account.email, &device, &shared_exit).await;
+    assert_eq!(device_token_of(owner), device);
+}
+
+/// Events without `sourceIp` (another payload version, an ALB, a proxy) once skipped the
+/// address keys altogether: signups had no limit. They share the address `unknown` now.
+#[tokio::test]
+async fn requests_without_a_source_address_are_limited_together() {
+    let app = app();
+    let (signups, signins) = ("signup-address:unknown", "signin-address:unknown");
+    preset(&app, signups, 10_000).await;
+    preset(&app, signins, 10_000).await;
+    let first = call(Method::POST, "/api/auth/signup")
+        .without_source_ip()
+        .json(json!({"email": unique_email(), "password": PASSWORD}));
+    assert_eq!(
+        send(&app, "signup", first).await.status(),
+        StatusCode::CREATED,
+        "blocks the key"
+    );
+    let second = call(Method::POST, "/api/auth/signup")
+        .without_source_ip()
+        .json(json!({"email": unique_email(), "password": PASSWORD}));
+    assert_error(
+        send(&app, "signup", second).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+    );
+    let spray = call(Method::POST, "/api/auth/signin")
+        .without_source_ip()
+        .json(json!({"email": unique_email(), "password": "guess 12345"}));
+    assert_eq!(
+        send(&app, "signin", spray).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let next = call(Method::POST, "/api/auth/signin")
+        .without_source_ip()
+        .json(json!({"email": unique_email(), "password": "guess 12345"}));
+    assert_error(
+        send(&app, "signin", next).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+    );
+    // The shared keys are this test's alone: leave them as a quiet hour would.
+    admin()
+        .await
+        .execute(
+            "DELETE FROM throttles WHERE key = ANY($1)",
+            &[&vec![
+                app.throttle.stored(signups),
+                app.throttle.stored(signins),
+            ]],
+        )
+        .await
+        .unwrap();
+}
