@@ -24,8 +24,12 @@ pub async fn run(bench: &mut Bench) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?
         .first()
-        .map(|r| r.get(0))
+        .map(|r| r.get::<_, String>(0))
         .ok_or("no hash")?;
+    // The bcrypt hash itself, after its scheme's prefix (shared::auth::password).
+    let hash = hash
+        .rsplit_once(':')
+        .map_or(hash.clone(), |(_, bcrypt)| bcrypt.to_owned());
     let n = bench.n(30);
     let body = json!({"email": account.email, "password": PASSWORD});
     let (signin, verify) = time_pair(

@@ -1,5 +1,6 @@
 //! `POST /api/auth/password` `{"current_password", "new_password"}` → 204. The new password
-//! follows signup's rules and differs from the current one; every other session of the user
+//! follows signup's rules and differs from the current one (in NFKC, as
+//! passwords are compared); every other session of the user
 //! ends at once, the caller's stays. A wrong current password is 401 `invalid_credentials` and
 //! counts toward the
 //! caller's session's own throttle (never the account's: others' failures cannot block it).
@@ -8,6 +9,7 @@ use std::convert::Infallible;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use unicode_normalization::UnicodeNormalization;
 
 use crate::App;
 use crate::error::{Error, Result};
@@ -56,7 +58,12 @@ impl PasswordChange {
             .flatten()
             .collect();
         let new = NewPassword::parse(requested.new, &context).map_err(invalid)?;
-        if requested.current.expose_secret() == new.secret().expose_secret() {
+        // As passwords are compared everywhere: in their NFKC form ("ﬁ" is "fi").
+        let (current, new_typed) = (
+            requested.current.expose_secret(),
+            new.secret().expose_secret(),
+        );
+        if current.nfkc().eq(new_typed.nfkc()) {
             return Err(invalid("must differ from the current password"));
         }
         Ok(Self {

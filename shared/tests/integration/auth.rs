@@ -294,13 +294,71 @@ async fn signin_normalises_the_password_and_replaces_outdated_hashes() {
         .await
         .unwrap()
         .get(0);
-    assert!(stored.starts_with("$2b$04$"), "{stored}");
+    assert!(stored.starts_with("bcrypt+hmac-sha256:$2b$04$"), "{stored}");
     // The plain form of the same password works from now on, as does the typed one.
     for password in ["correct fish battery", typed] {
         let (status, _) =
             read(post_signin(&app, json!({"email": email, "password": password})).await);
         assert_eq!(status, StatusCode::OK, "{password}");
     }
+}
+
+/// Password shucking, as the review confirmed it over HTTP: a 105-character password's
+/// `base64(SHA-256(password))`, an unsalted digest another site may have leaked, sent as the
+/// password. It signed in while bcrypt was given exactly that digest past 72 bytes.
+#[tokio::test]
+async fn a_leaked_sha256_of_a_long_password_signs_in_neither_before_nor_after_its_hash_is_upgraded()
+{
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let app = app();
+    let email = unique_email();
+    let password = "correct horse battery staple, ".repeat(3) + "and fifteen mor";
+    assert_eq!(password.chars().count(), 105);
+    let shucked = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&password));
+    let (status, body) =
+        read(post_signup(&app, json!({"email": email, "password": password})).await);
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let signin = |password: &str| post_signin(&app, json!({"email": email, "password": password}));
+    assert_error(
+        signin(&shucked).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    );
+
+    // The hash as the old scheme stored it: bcrypt of that very digest.
+    let admin = admin().await;
+    let older = bcrypt::hash(&shucked, 4).unwrap();
+    admin
+        .execute(
+            "UPDATE users SET password_hash = $1 WHERE email = $2",
+            &[&older, &email],
+        )
+        .await
+        .unwrap();
+    assert_error(
+        signin(&shucked).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    );
+    assert_eq!(read(signin(&password).await).0, StatusCode::OK);
+    let stored: String = admin
+        .query_one(
+            "SELECT password_hash FROM users WHERE email = $1",
+            &[&email],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        stored.starts_with("bcrypt+hmac-sha256:"),
+        "upgraded at signin: {stored}"
+    );
+    assert_error(
+        signin(&shucked).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    );
 }
 
 #[tokio::test]
