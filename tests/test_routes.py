@@ -170,8 +170,9 @@ def headers_set_by_functions(root=ROOT):
     for path in [root / "shared/src/error.rs", *(root / "shared/src/http").glob("*.rs")]:
         for constant in re.findall(r"\.insert\(\s*([A-Z_]+)\s*,", path.read_text()):
             found.add(constant.lower().replace("_", "-"))
-    # CORS's own headers are about the others, not read by browser code.
-    return {name for name in found if not name.startswith("access-control-")}
+    # CORS's own headers are about the others, and nosniff is addressed to the browser itself:
+    # neither is read by browser code.
+    return {name for name in found if not name.startswith("access-control-") and name != "x-content-type-options"}
 
 
 def exposed_by_functions(root=ROOT):

@@ -53,6 +53,7 @@ pub async fn run(bench: &mut Bench) -> Result<(), String> {
         audience: BETTER_AUTH.into(),
         jwks_url: keys.url.clone(),
         jwks_timings: JwksTimings::default(),
+        max_lifetime: std::time::Duration::from_secs(3600),
     });
     let app = App::new(&proxied).map_err(|e| e.to_string())?;
     app.db.warm_up().await;

@@ -177,6 +177,7 @@ impl Config {
 }
 
 const BETTER_AUTH_URL: &str = "BETTER_AUTH_URL";
+const DEFAULT_BETTER_AUTH_MAX_LIFETIME_SECONDS: u64 = 3600;
 const BETTER_AUTH_JWKS_URL: &str = "BETTER_AUTH_JWKS_URL";
 /// Where Better Auth's `jwt()` plugin publishes its keys, under its base URL.
 const JWKS_PATH: &str = "/api/auth/jwks";
@@ -195,11 +196,20 @@ fn better_auth(
         Some(url) => fetchable_url(BETTER_AUTH_JWKS_URL, url.trim())?,
         None => fetchable_url(BETTER_AUTH_URL, &format!("{issuer}{JWKS_PATH}"))?,
     };
+    // Better Auth's JWT plugin issues 15-minute tokens; nothing here can end one early, so a
+    // longer lifetime is refused rather than trusted for as long as its issuer says.
+    let max_lifetime = number(
+        get,
+        "BETTER_AUTH_MAX_TOKEN_LIFETIME_SECONDS",
+        DEFAULT_BETTER_AUTH_MAX_LIFETIME_SECONDS,
+        60..=86_400,
+    )?;
     Ok(Some(BetterAuthSettings {
         audience: get("BETTER_AUTH_AUDIENCE").unwrap_or_else(|| issuer.clone()),
         issuer,
         jwks_url,
         jwks_timings: JwksTimings::default(),
+        max_lifetime: Duration::from_secs(max_lifetime),
     }))
 }
 

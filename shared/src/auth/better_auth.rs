@@ -7,6 +7,8 @@
 //! every other token takes our own path, unchanged. Here the algorithm is the key's: the token's
 //! `kid` picks the key, and a header `alg` other than the one that key can make is refused.
 
+use std::time::Duration;
+
 use jsonwebtoken::{dangerous, decode_header};
 use reqwest::Url;
 use serde::Deserialize;
@@ -25,6 +27,8 @@ pub struct BetterAuthSettings {
     pub audience: String,
     pub jwks_url: Url,
     pub jwks_timings: JwksTimings,
+    /// The longest lifetime (`exp - iat`) a token may claim: they cannot be ended here.
+    pub max_lifetime: Duration,
 }
 
 /// The longest `sub` accepted. Better Auth's ids are 32 characters (36 when it is set to make
@@ -43,6 +47,7 @@ fn is_user_id(subject: &str) -> bool {
 pub struct BetterAuth {
     issuer: String,
     audience: String,
+    max_lifetime: Duration,
     jwks: Jwks,
 }
 
@@ -54,6 +59,7 @@ struct Unverified {
 #[derive(Deserialize)]
 struct Claims {
     sub: String,
+    exp: i64,
     iat: Option<i64>,
     email: Option<String>,
     name: Option<String>,
@@ -64,6 +70,7 @@ impl BetterAuth {
         Ok(Self {
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
+            max_lifetime: settings.max_lifetime,
             jwks: Jwks::new(settings.jwks_url.clone(), settings.jwks_timings)?,
         })
     }
@@ -102,6 +109,13 @@ impl BetterAuth {
             .map_err(|e| Error::invalid_token(reason(e.kind())))?
             .claims;
         check_issued_at(claims.iat)?;
+        // Without `iat`, the time left stands for the lifetime.
+        let issued = claims
+            .iat
+            .unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp());
+        if claims.exp.saturating_sub(issued) > self.max_lifetime.as_secs() as i64 {
+            return Err(Error::invalid_token("lifetime longer than allowed"));
+        }
         if !is_user_id(&claims.sub) {
             return Err(Error::invalid_token("subject is not a user id"));
         }
@@ -117,8 +131,6 @@ impl BetterAuth {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
     use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -160,9 +172,10 @@ mod tests {
             jwks_url: server.url.clone(),
             jwks_timings: JwksTimings {
                 timeout: Duration::from_secs(2),
-                max_age: Duration::from_secs(600),
                 cooldown,
+                ..JwksTimings::default()
             },
+            max_lifetime: Duration::from_secs(3600),
         })
         .unwrap()
     }
@@ -364,28 +377,104 @@ mod tests {
         }
     }
 
+    fn unavailable(result: Result<LinkedUser>) -> bool {
+        matches!(result, Err(Error::Unavailable))
+    }
+
     #[tokio::test]
-    async fn unreachable_keys_are_503_and_retried_by_the_next_request() {
+    async fn unreachable_keys_are_503_fetched_at_most_once_per_cooldown_and_retried_after_it() {
         let signer = Signer::ed25519("k1");
         let server = KeyServer::start(None).await.unwrap();
-        let verifier = verifier(&server, Duration::from_secs(30));
+        let verifier = verifier(&server, Duration::from_millis(300));
         let token = signer.sign(&claims());
-        for _ in 0..2 {
-            assert!(matches!(
-                verifier.verify(&token).await,
-                Err(Error::Unavailable)
-            ));
+        for _ in 0..10 {
+            assert!(unavailable(verifier.verify(&token).await));
         }
+        assert_eq!(
+            server.fetches(),
+            1,
+            "one fetch per cooldown, even while failing"
+        );
+        server.publish(KeyServer::publishing(&[&signer])).await;
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        verifier.verify(&token).await.unwrap();
         assert_eq!(
             server.fetches(),
             2,
             "a failure is not remembered as an answer"
         );
-        server.publish(KeyServer::publishing(&[&signer])).await;
-        verifier.verify(&token).await.unwrap();
         // Once fetched, a provider outage keeps the keys: tokens still verify.
         server.publish(None).await;
         verifier.verify(&token).await.unwrap();
+    }
+
+    /// The review's finding: once the keys were older than `max_age` and the provider failing,
+    /// every request carrying the issuer (forged ones too) fetched, up to 3 s each, and the stale
+    /// keys were trusted for ever.
+    #[tokio::test]
+    async fn aged_keys_and_a_failing_provider_fetch_once_per_cooldown_and_expire_after_max_stale() {
+        let signer = Signer::ed25519("k1");
+        let server = KeyServer::start(KeyServer::publishing(&[&signer]))
+            .await
+            .unwrap();
+        let verifier = BetterAuth::new(&BetterAuthSettings {
+            issuer: ISSUER.into(),
+            audience: ISSUER.into(),
+            jwks_url: server.url.clone(),
+            jwks_timings: JwksTimings {
+                timeout: Duration::from_secs(2),
+                max_age: Duration::from_millis(100),
+                cooldown: Duration::from_millis(400),
+                max_stale: Duration::from_millis(1200),
+            },
+            max_lifetime: Duration::from_secs(3600),
+        })
+        .unwrap();
+        let token = signer.sign(&claims());
+        verifier.verify(&token).await.unwrap();
+        server.publish(None).await;
+        tokio::time::sleep(Duration::from_millis(150)).await; // past max_age
+        for _ in 0..20 {
+            verifier.verify(&token).await.unwrap();
+            let forged = Signer::other_ed25519("k1").sign(&claims());
+            rejected(&verifier, &forged).await;
+        }
+        assert_eq!(
+            server.fetches(),
+            2,
+            "the first fetch, then one refresh in the cooldown"
+        );
+        tokio::time::sleep(Duration::from_millis(1200)).await; // past max_stale
+        assert!(
+            unavailable(verifier.verify(&token).await),
+            "stale keys verify nothing"
+        );
+        assert_eq!(server.fetches(), 3);
+        server.publish(KeyServer::publishing(&[&signer])).await;
+        tokio::time::sleep(Duration::from_millis(450)).await;
+        verifier.verify(&token).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_token_claiming_a_longer_lifetime_than_allowed_is_refused() {
+        let signer = Signer::ed25519("k1");
+        let verifier = verifier_of(&[&signer]).await;
+        let mut long = with("exp", json!(now() + 3700));
+        long["iat"] = json!(now() - 5);
+        assert_eq!(
+            rejected(&verifier, &signer.sign(&long)).await,
+            "lifetime longer than allowed"
+        );
+        let mut without_iat = with("exp", json!(now() + 7200));
+        without_iat.as_object_mut().unwrap().remove("iat");
+        assert_eq!(
+            rejected(&verifier, &signer.sign(&without_iat)).await,
+            "lifetime longer than allowed"
+        );
+        verifier
+            .verify(&signer.sign(&with("exp", json!(now() + 3500))))
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
@@ -398,6 +487,7 @@ mod tests {
             audience: ISSUER.into(),
             jwks_url: url.parse().unwrap(),
             jwks_timings: JwksTimings::default(),
+            max_lifetime: Duration::from_secs(3600),
         })
         .unwrap();
         let token = Signer::ed25519("k1").sign(&claims());
@@ -426,6 +516,7 @@ mod tests {
                 timeout: Duration::from_millis(300),
                 ..JwksTimings::default()
             },
+            max_lifetime: Duration::from_secs(3600),
         })
         .unwrap();
         let token = Signer::ed25519("k1").sign(&claims());
@@ -448,6 +539,7 @@ mod tests {
             audience: ISSUER.into(),
             jwks_url: "http://127.0.0.1:1/".parse().unwrap(),
             jwks_timings: JwksTimings::default(),
+            max_lifetime: Duration::from_secs(3600),
         };
         let verifier = BetterAuth::new(&settings).unwrap();
         let signer = Signer::ed25519("k1");

@@ -1,8 +1,11 @@
 //! A remote JSON Web Key Set (RFC 7517), as an identity provider publishes its signing keys:
 //! fetched when first needed, kept per execution environment, fetched again when it has aged or
-//! when a token names a key it lacks (a rotation), but never more than once per cooldown for
-//! unknown keys, so tokens with made-up `kid`s cannot make every request fetch. A failed fetch
-//! is never remembered as an answer: the next request that needs the set tries again.
+//! when a token names a key it lacks (a rotation), but never more than once per cooldown,
+//! whatever happens: tokens with made-up `kid`s, or any token while the provider is failing,
+//! cannot make every request wait for a fetch. A failed fetch is never remembered as an answer:
+//! the first request after the cooldown tries again. Keys kept while the provider fails are
+//! trusted for a bounded time only (`max_stale`); after it, tokens that need them get 503 until
+//! a fetch succeeds, so keys the provider has since withdrawn do not verify for ever.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,8 +29,10 @@ pub struct JwksTimings {
     pub timeout: Duration,
     /// After this, the next lookup fetches the set again (and keeps the old one if that fails).
     pub max_age: Duration,
-    /// An unknown `kid` fetches the set at most once in this long.
+    /// The set is fetched at most once in this long, whatever the reason.
     pub cooldown: Duration,
+    /// Keys fetched longer ago than this (the provider failing since) verify nothing.
+    pub max_stale: Duration,
 }
 
 impl Default for JwksTimings {
@@ -36,6 +41,7 @@ impl Default for JwksTimings {
             timeout: Duration::from_secs(3),
             max_age: Duration::from_secs(600),
             cooldown: Duration::from_secs(30),
+            max_stale: Duration::from_secs(3600),
         }
     }
 }
@@ -71,6 +77,8 @@ struct Cache {
     fetched: Option<Instant>,
     /// When a fetch last started, successful or not, for the cooldown.
     tried: Option<Instant>,
+    /// Why the last fetch failed, while no later one has succeeded.
+    failure: Option<String>,
 }
 
 impl Jwks {
@@ -88,45 +96,61 @@ impl Jwks {
         })
     }
 
-    /// The key named `kid`, fetching the set when it has none yet, when it has aged, or (once
-    /// per cooldown) when it lacks `kid`. `Ok(None)`: the set, as fetched, has no such key.
+    /// The key named `kid`, fetching the set when it has none yet, when it has aged, or when it
+    /// lacks `kid`: at most once per cooldown. `Ok(None)`: the set, as fetched, has no such key.
     pub async fn key(&self, kid: &str) -> Result<Option<Arc<Key>>, Unreachable> {
         let mut cache = self.cache.lock().await;
         let now = Instant::now();
-        let fetch = match cache.fetched {
-            None => true,
-            Some(fetched) if now.duration_since(fetched) >= self.timings.max_age => true,
-            Some(_) => {
-                !cache.keys.contains_key(kid)
-                    && cache
-                        .tried
-                        .is_none_or(|tried| now.duration_since(tried) >= self.timings.cooldown)
-            }
-        };
-        if fetch {
+        let due = cache.fetched.is_none_or(|fetched| {
+            now.duration_since(fetched) >= self.timings.max_age || !cache.keys.contains_key(kid)
+        });
+        let cooled = cache
+            .tried
+            .is_none_or(|tried| now.duration_since(tried) >= self.timings.cooldown);
+        if due && cooled {
             cache.tried = Some(now);
             match self.fetch().await {
                 Ok(keys) => {
                     tracing::info!(keys = keys.len(), url = %self.url, "key set fetched");
                     cache.keys = keys;
                     cache.fetched = Some(now);
+                    cache.failure = None;
                 }
-                // Stale keys still verify what they verified: better than refusing everyone
-                // while the provider is down. With none yet, the caller has to wait.
-                Err(error) if cache.fetched.is_some() => {
-                    tracing::warn!(%error, "key set refresh failed; keeping the keys we have");
+                Err(error) => {
+                    tracing::warn!(%error, "key set fetch failed; the next try waits for the cooldown");
+                    cache.failure = Some(error.reason);
                 }
-                Err(error) => return Err(error),
             }
         }
-        Ok(cache.keys.get(kid).cloned())
+        match cache.fetched {
+            // Stale keys still verify what they verified, for a while: better than refusing
+            // everyone while the provider is down.
+            Some(fetched) if now.duration_since(fetched) < self.timings.max_stale => {
+                Ok(cache.keys.get(kid).cloned())
+            }
+            Some(_) => Err(self.unreachable(format!(
+                "the keys are older than {:?} and could not be fetched again: {}",
+                self.timings.max_stale,
+                cache.failure.as_deref().unwrap_or("not tried yet")
+            ))),
+            None => Err(self.unreachable(
+                cache
+                    .failure
+                    .clone()
+                    .unwrap_or_else(|| "not fetched yet".into()),
+            )),
+        }
+    }
+
+    fn unreachable(&self, reason: String) -> Unreachable {
+        Unreachable {
+            url: self.url.clone(),
+            reason,
+        }
     }
 
     async fn fetch(&self) -> Result<HashMap<String, Arc<Key>>, Unreachable> {
-        let unreachable = |reason: String| Unreachable {
-            url: self.url.clone(),
-            reason,
-        };
+        let unreachable = |reason: String| self.unreachable(reason);
         let mut response = self
             .client
             .get(self.url.clone())

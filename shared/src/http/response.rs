@@ -3,6 +3,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::http::header::{
     ACCESS_CONTROL_EXPOSE_HEADERS, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, LINK,
+    X_CONTENT_TYPE_OPTIONS,
 };
 use lambda_http::{Body, Response};
 use serde::Serialize;
@@ -47,7 +48,10 @@ fn response(status: StatusCode, body: Body, is_json: bool) -> Response<Body> {
     if is_json {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
+    // Every answer is the caller's own (tokens, account data, tasks): no cache keeps it.
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // A browser takes the content type at its word, never sniffing a JSON error as HTML.
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(
         ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static(EXPOSED),

@@ -346,3 +346,46 @@ async fn unrouted_requests_get_the_contracts_404_or_405() {
         );
     }
 }
+
+/// Tokens, accounts and tasks are the caller's own: no cache may keep any answer, and no
+/// browser may sniff one (a JSON error read as HTML) whatever its status.
+#[tokio::test]
+async fn every_answer_says_no_store_and_nosniff_errors_and_204s_included() {
+    let app = app();
+    let account = signup(&app).await;
+    let responses = [
+        send(
+            &app,
+            "signup",
+            call(Method::POST, "/api/auth/signup")
+                .json(json!({"email": unique_email(), "password": PASSWORD})),
+        )
+        .await,
+        send(
+            &app,
+            "me",
+            call(Method::GET, "/api/auth/me").token(&account.token),
+        )
+        .await,
+        send(
+            &app,
+            "list",
+            call(Method::GET, "/api/tasks").token(&account.token),
+        )
+        .await,
+        send(&app, "me", call(Method::GET, "/api/auth/me")).await,
+        send(&app, "signin", call(Method::GET, "/api/auth/signin")).await,
+        send(
+            &app,
+            "signout",
+            call(Method::POST, "/api/auth/signout").token(&account.token),
+        )
+        .await,
+    ];
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(statuses, [201, 200, 200, 401, 405, 204]);
+    for response in responses {
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    }
+}
