@@ -156,10 +156,13 @@ echo "$fuzz_token" >>"$secrets"
 # issued" or "the caller's own id", so some schema-valid requests are rightly refused. signout is
 # not fuzzed: it would end the fuzzer's session (tests cover it). Methods no route has reach the
 # fallback function, so unsupported_method is checked.
-FUZZ_USER_ID="$fuzz_user" PYTHONPATH=tests SCHEMATHESIS_HOOKS=fuzz_hooks schemathesis run openapi.yaml \
+# The stateful phase chains create → get → update → toggle → delete through openapi.yaml's links,
+# in both path forms (tests/schemathesis.toml says why only those links).
+FUZZ_USER_ID="$fuzz_user" PYTHONPATH=tests SCHEMATHESIS_HOOKS=fuzz_hooks schemathesis \
+  --config-file tests/schemathesis.toml run openapi.yaml \
   --url "$base" --header "Authorization: Bearer $fuzz_token" \
   --checks all --exclude-checks positive_data_acceptance \
-  --phases examples,coverage,fuzzing --generation-codec utf-8 --exclude-operation-id signout \
+  --phases examples,coverage,fuzzing,stateful --generation-codec utf-8 --exclude-operation-id signout \
   --max-examples 25 --workers 1 --max-time "${FUZZ_SECONDS:-120}" --no-color
 
 step "TypeScript client: types match openapi.yaml, build, Node tests and a browser against make dev"

@@ -85,3 +85,56 @@ class OpenApiIsTheContract(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def resolve(doc, ref):
+    node = doc
+    for part in ref.lstrip("#/").split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def path_parameters(doc, path, op):
+    params = doc["paths"][path].get("parameters", []) + op.get("parameters", [])
+    return {resolve(doc, p["$ref"])["name"] if "$ref" in p else p["name"] for p in params if
+            (resolve(doc, p["$ref"]) if "$ref" in p else p)["in"] == "path"}
+
+
+class LinksChainTheTaskOperations(unittest.TestCase):
+    """The fuzzer's stateful phase follows these links: create → get → update → toggle → delete."""
+
+    doc = document()
+
+    def links_of(self, op):
+        found = {}
+        for response in op["responses"].values():
+            response = resolve(self.doc, response["$ref"]) if "$ref" in response else response
+            found.update(response.get("links", {}))
+        return found
+
+    def test_every_task_answer_links_every_operation_on_it_in_its_own_path_form(self):
+        for prefix in ("/api/tasks", "/api/{user_id}/tasks"):
+            targets = {
+                ("GET", f"{prefix}/{{id}}"), ("PUT", f"{prefix}/{{id}}"), ("PATCH", f"{prefix}/{{id}}"),
+                ("PATCH", f"{prefix}/{{id}}/complete"), ("DELETE", f"{prefix}/{{id}}"),
+            }
+            for method, path in [("POST", prefix), *sorted(targets - {("DELETE", f"{prefix}/{{id}}")})]:
+                op = operations(self.doc)[(method, path)]
+                linked = {
+                    (ref.rsplit("/", 1)[1].upper(), ref.split("/")[2].replace("~1", "/"))
+                    for ref in (link["operationRef"] for link in self.links_of(op).values())
+                }
+                with self.subTest(f"{method} {path}"):
+                    self.assertEqual(linked, targets)
+
+    def test_links_name_only_parameters_their_operations_have(self):
+        for (method, path), op in operations(self.doc).items():
+            for name, link in self.links_of(op).items():
+                target_path = link["operationRef"].split("/")[2].replace("~1", "/")
+                target = resolve(self.doc, link["operationRef"])
+                with self.subTest(f"{method} {path} → {name}"):
+                    self.assertEqual(set(link["parameters"]), path_parameters(self.doc, target_path, target))
+                    for expression in link["parameters"].values():
+                        if expression.startswith("$request.path."):
+                            self.assertIn(expression.removeprefix("$request.path."),
+                                          path_parameters(self.doc, path, op))

@@ -187,7 +187,7 @@ export interface paths {
                     order?: "asc" | "desc";
                     /** @description Tasks per page; without it, all of them up to 700. */
                     limit?: number;
-                    /** @description Opaque; comes in the `Link` header's next page, for the same sort and order. */
+                    /** @description Opaque; comes in the `Link` header's next page, for the same sort and order. Empty is the same as absent (the first page). */
                     cursor?: string;
                 };
                 header?: never;
@@ -433,7 +433,7 @@ export interface paths {
                     order?: "asc" | "desc";
                     /** @description Tasks per page; without it, all of them up to 700. */
                     limit?: number;
-                    /** @description Opaque; comes in the `Link` header's next page, for the same sort and order. */
+                    /** @description Opaque; comes in the `Link` header's next page, for the same sort and order. Empty is the same as absent (the first page). */
                     cursor?: string;
                 };
                 header?: never;
@@ -480,7 +480,7 @@ export interface paths {
                 };
             };
             responses: {
-                201: components["responses"]["Task"];
+                201: components["responses"]["UsersTask"];
                 400: components["responses"]["Error"];
                 401: components["responses"]["Unauthorized"];
                 403: components["responses"]["Error"];
@@ -523,7 +523,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                200: components["responses"]["Task"];
+                200: components["responses"]["UsersTask"];
                 401: components["responses"]["Unauthorized"];
                 403: components["responses"]["Error"];
                 404: components["responses"]["Error"];
@@ -549,7 +549,7 @@ export interface paths {
                 };
             };
             responses: {
-                200: components["responses"]["Task"];
+                200: components["responses"]["UsersTask"];
                 400: components["responses"]["Error"];
                 401: components["responses"]["Unauthorized"];
                 403: components["responses"]["Error"];
@@ -610,7 +610,7 @@ export interface paths {
                 };
             };
             responses: {
-                200: components["responses"]["Task"];
+                200: components["responses"]["UsersTask"];
                 400: components["responses"]["Error"];
                 401: components["responses"]["Unauthorized"];
                 403: components["responses"]["Error"];
@@ -660,7 +660,7 @@ export interface paths {
                 };
             };
             responses: {
-                200: components["responses"]["Task"];
+                200: components["responses"]["UsersTask"];
                 400: components["responses"]["Error"];
                 401: components["responses"]["Unauthorized"];
                 403: components["responses"]["Error"];
@@ -801,6 +801,15 @@ export interface components {
         };
         /** @description The task. */
         Task: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Task"];
+            };
+        };
+        /** @description The task. */
+        UsersTask: {
             headers: {
                 [name: string]: unknown;
             };

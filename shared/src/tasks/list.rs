@@ -116,7 +116,8 @@ impl ListQuery {
                 })
                 .transpose(),
         );
-        let after = match (sort, order, get("cursor")) {
+        // An empty `cursor=` (a client that fills in every parameter) is the first page.
+        let after = match (sort, order, get("cursor").filter(|raw| !raw.is_empty())) {
             (Some(sort), Some(order), Some(raw)) => {
                 errors.check("cursor", Cursor::decode(raw, sort, order).map(Some))
             }
@@ -361,6 +362,12 @@ mod tests {
             field_errors(&[("status", "x"), ("sort", "y"), ("limit", "0")]),
             ["limit", "sort", "status"]
         );
+    }
+
+    #[test]
+    fn an_empty_cursor_is_the_first_page() {
+        let query = parse(&[("cursor", ""), ("sort", "title")]).unwrap();
+        assert_eq!(query.after, None);
     }
 
     #[test]
