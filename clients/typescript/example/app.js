@@ -1,7 +1,9 @@
 // The example's whole logic: the client does sessions, refresh and errors; this only renders.
 import { createClient, localStorageAdapter } from "../dist/index.js";
+// The API's URL is the page's configuration, never something its own URL can name: a link to
+// this page with another API in it would otherwise send that API the stored tokens.
+import { apiUrl as api } from "./config.js";
 
-const api = new URLSearchParams(location.search).get("api") ?? "http://127.0.0.1:9000";
 const $ = (selector) => document.querySelector(selector);
 
 const client = createClient({

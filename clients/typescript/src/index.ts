@@ -38,9 +38,23 @@ export function memoryStorage(): TokenStorage {
   };
 }
 
-/** Keeps the session in the browser's `localStorage`, shared by the origin's tabs. */
+/**
+ * Keeps the session in the browser's `localStorage`: shared by the page origin's tabs and kept
+ * across restarts, and readable by any script that runs on the page's origin (an XSS reads the
+ * refresh token and can use it from anywhere until the session ends). Prefer
+ * `sessionStorageAdapter()` or `memoryStorage()` unless staying signed in across restarts is
+ * worth that.
+ */
 export function localStorageAdapter(): TokenStorage {
   return globalThis.localStorage;
+}
+
+/**
+ * Keeps the session in the browser's `sessionStorage`: this tab only, gone when it closes. An
+ * XSS can still read it while the tab is open, but no session outlives the tab.
+ */
+export function sessionStorageAdapter(): TokenStorage {
+  return globalThis.sessionStorage;
 }
 
 /** Every failure of a call: the API's error code and message, or a network failure. */
@@ -95,11 +109,26 @@ interface StoredSession {
   generation: number;
 }
 
+/** Storage keys and lock names carry the API's base URL: a session is only ever read by a
+ * client of the API that issued it, so a page pointed at another API (a mistake, or a link
+ * crafted to make it one) never sends it there. */
 const STORAGE_KEY = "todo-auth-client.session";
 /** Device tokens by account email: sent back at signin, they keep the account-wide signin
  * throttle (which anyone who knows the email can trip) from holding this device. */
 const DEVICES_KEY = "todo-auth-client.devices";
 const LOCK_NAME = "todo-auth-client.refresh";
+
+/** The storage key of the session a client of `baseUrl` keeps. */
+export function sessionStorageKey(baseUrl: string): string {
+  return `${STORAGE_KEY}@${normalizedBaseUrl(baseUrl)}`;
+}
+
+/** `baseUrl` as an absolute URL without trailing slashes, one spelling per API (a relative one
+ * is the page's). */
+function normalizedBaseUrl(baseUrl: string): string {
+  const url = new URL(baseUrl, (globalThis as { location?: { href: string } }).location?.href);
+  return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+}
 /** How long a tab that spent a refresh token says so to the others (see `fresh`). */
 const SPENT_MARK_MS = 30_000;
 /** How long a tab waits for another tab's new tokens to reach its storage. */
@@ -112,6 +141,10 @@ const lockManager = (): LockManager | undefined =>
 /** The name of the lock that marks `session`'s refresh token as spent. */
 const spentMark = (session: StoredSession) =>
   `${LOCK_NAME}.spent.${session.id}.${session.generation}`;
+
+/** What older versions kept under keys of no API: a session they would have sent to whatever
+ * API the page named. Removed unread. */
+const UNSCOPED_KEYS = [STORAGE_KEY, DEVICES_KEY];
 
 /**
  * Holds the mark that `session`'s refresh token was spent, for a while; resolves once held.
@@ -143,15 +176,19 @@ interface CallOptions {
 }
 
 export function createClient(options: ClientOptions) {
-  const baseUrl = options.baseUrl.replace(/\/+$/, "");
+  const baseUrl = normalizedBaseUrl(options.baseUrl);
   const storage = options.storage ?? memoryStorage();
+  const sessionKey = sessionStorageKey(baseUrl);
+  const devicesKey = `${DEVICES_KEY}@${baseUrl}`;
+  const lockName = `${LOCK_NAME}@${baseUrl}`;
+  for (const key of UNSCOPED_KEYS) storage.removeItem(key);
   const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
   const marginMs = (options.refreshMarginSeconds ?? 30) * 1000;
   let ended = false;
   let refreshing: Promise<StoredSession | null> | null = null;
 
   const load = (): StoredSession | null => {
-    const raw = storage.getItem(STORAGE_KEY);
+    const raw = storage.getItem(sessionKey);
     if (!raw) return null;
     try {
       return JSON.parse(raw) as StoredSession;
@@ -162,7 +199,7 @@ export function createClient(options: ClientOptions) {
 
   const devices = (): Record<string, string> => {
     try {
-      return JSON.parse(storage.getItem(DEVICES_KEY) ?? "{}") as Record<string, string>;
+      return JSON.parse(storage.getItem(devicesKey) ?? "{}") as Record<string, string>;
     } catch {
       return {};
     }
@@ -173,7 +210,7 @@ export function createClient(options: ClientOptions) {
   const keep = (body: SessionBody, refreshed?: StoredSession): StoredSession => {
     if (body.device_token && body.user.email) {
       storage.setItem(
-        DEVICES_KEY,
+        devicesKey,
         JSON.stringify({ ...devices(), [deviceKey(body.user.email)]: body.device_token }),
       );
     }
@@ -185,13 +222,13 @@ export function createClient(options: ClientOptions) {
       id: refreshed?.id ?? crypto.randomUUID(),
       generation: refreshed ? refreshed.generation + 1 : 0,
     };
-    storage.setItem(STORAGE_KEY, JSON.stringify(session));
+    storage.setItem(sessionKey, JSON.stringify(session));
     ended = false;
     return session;
   };
 
   const endSession = () => {
-    storage.removeItem(STORAGE_KEY);
+    storage.removeItem(sessionKey);
     if (!ended) {
       ended = true;
       options.onSessionEnd?.();
@@ -235,7 +272,7 @@ export function createClient(options: ClientOptions) {
   /** Runs `work` holding the origin-wide refresh lock where the platform has Web Locks. */
   async function exclusively<T>(work: () => Promise<T>): Promise<T> {
     const locks = lockManager();
-    return locks ? locks.request(LOCK_NAME, work) : work();
+    return locks ? locks.request(lockName, work) : work();
   }
 
   /** The stored session once it is a later one than `session`, or null after a while. */
@@ -361,7 +398,7 @@ export function createClient(options: ClientOptions) {
       /** Ends the session on the API (if it is still live) and forgets it here. */
       async signOut(): Promise<void> {
         const session = load();
-        storage.removeItem(STORAGE_KEY);
+        storage.removeItem(sessionKey);
         if (!session) return;
         try {
           await send("POST", `${baseUrl}/api/auth/signout`, undefined, session.token);
@@ -373,7 +410,7 @@ export function createClient(options: ClientOptions) {
       async me(): Promise<User> {
         const { user } = await json<{ user: User }>(await call("GET", "/api/auth/me"));
         const session = load();
-        if (session) storage.setItem(STORAGE_KEY, JSON.stringify({ ...session, user }));
+        if (session) storage.setItem(sessionKey, JSON.stringify({ ...session, user }));
         return user;
       },
       /** The signed-in account as stored, or `null`; no request. */

@@ -9,10 +9,12 @@ import { after, before, test } from "node:test";
 
 import { chromium } from "playwright-core";
 
+import { sessionStorageKey } from "../dist/index.js";
+
 const api = process.env.API_URL ?? "http://127.0.0.1:9000";
 const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const PASSWORD = "correct horse battery";
-const STORAGE_KEY = "todo-auth-client.session";
+const STORAGE_KEY = sessionStorageKey(api);
 const root = new URL("../", import.meta.url);
 const types = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript" };
 
@@ -20,11 +22,17 @@ let server;
 let browser;
 let page;
 
-/** Serves the package directory (example/ and dist/) on a port of its own. */
+/** Serves the package directory (example/ and dist/) on a port of its own, with the example's
+ * config.js pointing at API_URL, as whoever serves the page writes it. */
 function serve() {
   return new Promise((resolve) => {
     const files = createServer(async (req, res) => {
       const path = new URL(req.url, "http://localhost").pathname;
+      if (path === "/example/config.js") {
+        res.writeHead(200, { "Content-Type": "text/javascript" });
+        res.end(`export const apiUrl = ${JSON.stringify(api)};\n`);
+        return;
+      }
       if (path.includes("..") || !/^\/(example|dist)\//.test(path)) {
         res.writeHead(404).end();
         return;
@@ -41,7 +49,7 @@ function serve() {
   });
 }
 
-const exampleUrl = () => `http://127.0.0.1:${server.address().port}/example/index.html?api=${encodeURIComponent(api)}`;
+const exampleUrl = () => `http://127.0.0.1:${server.address().port}/example/index.html`;
 
 before(async () => {
   server = await serve();
@@ -156,4 +164,30 @@ test("two tabs refreshing at once spend the refresh token once and both go on", 
     assert.equal(await tab.evaluate(() => window.todo.tasks.list().then((l) => l.length)), 1);
   }
   await context.close();
+});
+
+/** The second review's finding: the example took the API's URL from `?api=`, so a link to it
+ * naming another host made the page send that host the stored access and refresh tokens. */
+test("a link naming another API sends it nothing: the page talks to its configured API only", async () => {
+  const seen = [];
+  const elsewhere = createServer((req, res) => {
+    seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? ""}`);
+    res.writeHead(204, { "Access-Control-Allow-Origin": "*", "Access-Control-Allow-Headers": "*" }).end();
+  });
+  await new Promise((resolve) => elsewhere.listen(0, "127.0.0.1", resolve));
+  const evil = `http://127.0.0.1:${elsewhere.address().port}`;
+  const context = await browser.newContext();
+  const tab = await context.newPage();
+  await tab.goto(exampleUrl());
+  await tab.evaluate(
+    ([email, password]) => window.todo.auth.signUp({ email, password }),
+    [`link-${crypto.randomUUID()}@example.com`, PASSWORD],
+  );
+  // The crafted link: the stored session is there, the page loads with another API named.
+  await tab.goto(`${exampleUrl()}?api=${encodeURIComponent(evil)}`);
+  await tab.waitForSelector("#app:not([hidden])");
+  await tab.evaluate(() => window.todo.tasks.list());
+  assert.deepEqual(seen, []);
+  await context.close();
+  elsewhere.close();
 });

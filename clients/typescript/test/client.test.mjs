@@ -4,12 +4,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { ApiError, createClient, memoryStorage } from "../dist/index.js";
+import { ApiError, createClient, memoryStorage, sessionStorageKey } from "../dist/index.js";
 
 const baseUrl = process.env.API_URL ?? "http://127.0.0.1:9000";
 const PASSWORD = "correct horse battery";
 const email = () => `ts-${crypto.randomUUID()}@example.com`;
-const STORAGE_KEY = "todo-auth-client.session";
+const STORAGE_KEY = sessionStorageKey(baseUrl);
 
 /** A client whose every request is recorded as "METHOD /path". */
 function client(options = {}) {
@@ -191,13 +191,42 @@ test("signing in again sends the device token the account's last signup or signi
   });
   const address = email();
   await api.auth.signUp({ email: address, password: PASSWORD });
-  const devices = JSON.parse(storage.getItem("todo-auth-client.devices"));
+  const devices = JSON.parse(storage.getItem(`todo-auth-client.devices@${baseUrl}`));
   assert.equal(devices[address].length, 43);
   await api.auth.signOut();
   await api.auth.signIn({ email: address.toUpperCase(), password: PASSWORD });
   assert.equal(sent[0].device_token, devices[address]);
   // The API keeps the device's token; another account on this device has none yet.
-  assert.deepEqual(JSON.parse(storage.getItem("todo-auth-client.devices")), devices);
+  assert.deepEqual(JSON.parse(storage.getItem(`todo-auth-client.devices@${baseUrl}`)), devices);
   await api.auth.signIn({ email: email(), password: PASSWORD }).catch(() => {});
   assert.equal(sent[1].device_token, undefined);
+});
+
+/** The second review's finding: sessions were stored under one key for every API, so a client
+ * pointed at another host (by a page that took the URL from its link) sent it the tokens. */
+test("a session is only ever sent to the API that issued it", async () => {
+  const storage = memoryStorage();
+  const { api } = client({ storage });
+  await api.auth.signUp({ email: email(), password: PASSWORD });
+  const sent = [];
+  const other = createClient({
+    baseUrl: "http://127.0.0.1:9/other-api",
+    storage,
+    fetch: async (url, init) => {
+      sent.push(`${url} ${new Headers(init?.headers).get("authorization") ?? ""}`);
+      throw new TypeError("no such API");
+    },
+  });
+  assert.equal(other.auth.user(), null, "the other API's client finds no session");
+  await assert.rejects(other.tasks.list());
+  assert.deepEqual(
+    sent.filter((request) => !request.endsWith(" ")),
+    [],
+    "and sends no token",
+  );
+  // A session stored by an older client, under a key of no API, is removed unread.
+  storage.setItem("todo-auth-client.session", storage.getItem(STORAGE_KEY));
+  createClient({ baseUrl, storage });
+  assert.equal(storage.getItem("todo-auth-client.session"), null);
+  assert.ok(api.auth.user(), "the API's own session stays");
 });
