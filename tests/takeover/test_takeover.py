@@ -150,6 +150,24 @@ def sqlalchemy_url(url: str) -> str:
     return "postgresql+psycopg2://" + url.split("://", 1)[1]
 
 
+def old_database(name: str, base, rows) -> str:
+    """A new database with `base`'s tables made by SQLModel and `rows` in them, as the old
+    backend left it. Returns the owner's URL."""
+    url = new_database(name)
+    engine = create_engine(sqlalchemy_url(url))
+    base.metadata.create_all(engine)
+    with Session(engine) as session:
+        session.add_all(rows)
+        session.commit()
+    return url
+
+
+def make(url: str, *args: str) -> subprocess.CompletedProcess:
+    """`make ARGS` with MIGRATION_DATABASE_URL=url, as an operator runs the short forms."""
+    return subprocess.run(["make", "-s", *args], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "MIGRATION_DATABASE_URL": url}, timeout=300)
+
+
 def query(url: str, sql: str, *args):
     """One statement in a transaction of its own, committed."""
     conn = psycopg2.connect(url)
@@ -415,17 +433,12 @@ class ABetterAuthAppsDatabase(unittest.TestCase):
 
 class OtherShapes(unittest.TestCase):
     def test_identity_bigint_str_default_aware_times_and_extra_columns_are_all_kept(self):
-        url = new_database("takeover_variant")
-        engine = create_engine(sqlalchemy_url(url))
-        Variant.metadata.create_all(engine)
         when = datetime(2026, 4, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))
-        with Session(engine) as session:
-            session.add_all([
-                VariantTask(user_id="u1", title="Plain", created_at=when, updated_at=when),
-                VariantTask(user_id="u1", title="Urgent", description="now", priority="high",
-                            due=date(2026, 5, 1), created_at=when, updated_at=when),
-            ])
-            session.commit()
+        url = old_database("takeover_variant", Variant, [
+            VariantTask(user_id="u1", title="Plain", created_at=when, updated_at=when),
+            VariantTask(user_id="u1", title="Urgent", description="now", priority="high",
+                        due=date(2026, 5, 1), created_at=when, updated_at=when),
+        ])
         result = migrate(url)
         self.assertEqual(result.returncode, 0, result.stderr)
         rows = query(url, "SELECT id, legacy_owner, title, description, created_at, priority, due "
@@ -437,34 +450,23 @@ class OtherShapes(unittest.TestCase):
         self.assertEqual(next_id, 3)
 
     def test_a_single_user_table_named_task_is_taken_over_and_adopted_with_make_adopt(self):
-        url = new_database("takeover_single")
-        engine = create_engine(sqlalchemy_url(url))
-        SingleUser.metadata.create_all(engine)
-        with Session(engine) as session:
-            session.add_all([Task(title="Mine"), Task(title="Also mine", completed=True)])
-            session.commit()
+        url = old_database("takeover_single", SingleUser,
+                           [Task(title="Mine"), Task(title="Also mine", completed=True)])
         result = migrate(url)
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIsNone(query(url, "SELECT to_regclass('task')")[0][0])
-        listed = subprocess.run(["make", "-s", "legacy"], cwd=ROOT, capture_output=True, text=True,
-                                env={**os.environ, "MIGRATION_DATABASE_URL": url}, timeout=300)
+        listed = make(url, "legacy")
         self.assertEqual(listed.stdout, "2\t(unowned)\n", listed.stderr)
         query(url, "INSERT INTO users (email, password_hash) VALUES ('solo@example.com', '-')")
-        adopted = subprocess.run(["make", "-s", "adopt", "UNOWNED=1", "TO=solo@example.com"],
-                                 cwd=ROOT, capture_output=True, text=True,
-                                 env={**os.environ, "MIGRATION_DATABASE_URL": url}, timeout=300)
+        adopted = make(url, "adopt", "UNOWNED=1", "TO=solo@example.com")
         self.assertEqual(adopted.returncode, 0, adopted.stderr)
         [(owned,)] = admin("SELECT count(*) FROM tasks t JOIN users u ON u.id = t.user_id "
                            "WHERE u.email = 'solo@example.com'", database="takeover_single")
         self.assertEqual(owned, 2)
 
     def test_an_unrecognised_table_is_refused_by_name_and_column_and_left_untouched(self):
-        url = new_database("takeover_unknown")
-        engine = create_engine(sqlalchemy_url(url))
-        Unknown.metadata.create_all(engine)
-        with Session(engine) as session:
-            session.add(StatusTask(user_id="u1", title="Status", completed="done"))
-            session.commit()
+        url = old_database("takeover_unknown", Unknown,
+                           [StatusTask(user_id="u1", title="Status", completed="done")])
         schema = "SELECT table_name, column_name, data_type FROM information_schema.columns " \
                  "WHERE table_schema = 'public' ORDER BY 1, 2"
         before = (query(url, schema), fingerprint(url, "tasks"))
@@ -477,12 +479,7 @@ class OtherShapes(unittest.TestCase):
         self.assertIsNone(query(url, "SELECT to_regclass('refinery_schema_history')")[0][0])
 
     def test_a_migration_blocked_by_a_held_lock_fails_within_the_timeout_and_succeeds_when_run_again(self):
-        url = new_database("takeover_locked")
-        engine = create_engine(sqlalchemy_url(url))
-        PhaseTwo.metadata.create_all(engine)
-        with Session(engine) as session:
-            session.add(PhaseTwoTask(user_id="u1", title="Held"))
-            session.commit()
+        url = old_database("takeover_locked", PhaseTwo, [PhaseTwoTask(user_id="u1", title="Held")])
         # The old backend, mid-request: a transaction that has read the table and not ended.
         holder = psycopg2.connect(url)
         holder.cursor().execute("SELECT * FROM tasks")
