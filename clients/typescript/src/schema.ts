@@ -96,7 +96,8 @@ export interface paths {
          * Delete the caller's account, its tasks, sessions and refresh tokens, at once.
          * @description Asks for the password again. Everything goes in one transaction; the account's tokens
          *     are refused from the next request on, and its email can sign up again. A wrong password
-         *     is 401 `invalid_credentials` and counts toward the signin throttle.
+         *     is 401 `invalid_credentials` and counts toward a throttle of the caller's session alone
+         *     (429 after 5); failures others make on the account never refuse it.
          */
         delete: operations["deleteAccount"];
         options?: never;
@@ -115,9 +116,10 @@ export interface paths {
         put?: never;
         /**
          * Change the caller's password; every other session of theirs ends at once.
-         * @description The new password follows signup's rules and differs from the current one. The caller's
-         *     own session stays. A wrong current password is 401 `invalid_credentials` and counts
-         *     toward the signin throttle.
+         * @description The new password follows signup's rules and differs from the current one (compared in
+         *     NFKC, as passwords are). The caller's own session stays. A wrong current password is
+         *     401 `invalid_credentials` and counts toward a throttle of the caller's session alone
+         *     (429 after 5); failures others make on the account never refuse it.
          */
         post: operations["changePassword"];
         delete?: never;
