@@ -44,5 +44,23 @@ class DeployTrust(unittest.TestCase):
         self.assertNotIn("permissions", workflow()["jobs"]["test"])
 
 
+class DependenciesStayCurrent(unittest.TestCase):
+    def test_dependabot_watches_every_pinned_manifest(self):
+        config = yaml.safe_load((ROOT / ".github/dependabot.yml").read_text())
+        watched = {
+            (update["package-ecosystem"], directory.rstrip("/") or "/")
+            for update in config["updates"]
+            for directory in update.get("directories", [update.get("directory")])
+        }
+        pinned = {("github-actions", "/"), ("cargo", "/")}
+        for manifest, ecosystem in (("package.json", "npm"), ("requirements.txt", "pip")):
+            for path in ROOT.rglob(manifest):
+                relative = path.relative_to(ROOT)
+                if relative.parts[0] in {".venv", ".local", "target"} or "node_modules" in relative.parts:
+                    continue
+                pinned.add((ecosystem, "/" + str(relative.parent)))
+        self.assertEqual(watched, pinned)
+
+
 if __name__ == "__main__":
     unittest.main()
