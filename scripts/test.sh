@@ -188,6 +188,9 @@ if ! (cd clients/typescript && API_URL="http://127.0.0.1:$client_port" npm test 
   exit 1
 fi
 
+step "signing-key rotation through make dev: under A; under B with A as previous; under B alone"
+python3 scripts/rotation.py "${ROTATION_PORT:-9129}" || { tail -n 40 "$root/target/rotation-watch.log" >&2; exit 1; }
+
 step "no password, hash or token in the functions' logs"
 # Whole matches first, then the first few shown: a `grep | head` pipeline under pipefail fails
 # when head stops reading early, which would hide a log with many matches.

@@ -81,8 +81,8 @@ impl App {
                 .transpose()?,
             passwords: Passwords::new(config.bcrypt_cost),
             sessions: config.sessions,
-            successors: SuccessorKey::new(&config.tokens.secret),
-            throttle: Throttle::new(&config.tokens.secret, config.signups_per_address),
+            successors: SuccessorKey::new(config.tokens.secrets()),
+            throttle: Throttle::new(config.tokens.secrets(), config.signups_per_address),
         })
     }
 }

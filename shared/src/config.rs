@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::config::{Host, SslMode};
 
 use reqwest::Url;
@@ -16,9 +16,12 @@ use crate::secrets;
 /// when the environment lacks it.
 const DATABASE_URL: &str = "DATABASE_URL";
 const JWT_SECRET: &str = "JWT_SECRET";
-const FROM_SSM: [(&str, &str); 2] = [
+/// During a rotation, the secret before `JWT_SECRET`: what it signed still verifies.
+const JWT_PREVIOUS_SECRET: &str = "JWT_PREVIOUS_SECRET";
+const FROM_SSM: [(&str, &str); 3] = [
     (DATABASE_URL, "DATABASE_URL_PARAMETER"),
     (JWT_SECRET, "JWT_SECRET_PARAMETER"),
+    (JWT_PREVIOUS_SECRET, "JWT_PREVIOUS_SECRET_PARAMETER"),
 ];
 
 /// HS256 keys shorter than the hash output are brute-forceable (RFC 7518 §3.2).
@@ -112,19 +115,22 @@ impl Config {
         let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
 
         let database = database_config(&required(DATABASE_URL)?)?;
-        let secret = required(JWT_SECRET)?;
-        if secret.len() < MIN_JWT_SECRET_BYTES {
+        let secret = signing_secret(JWT_SECRET, required(JWT_SECRET)?)?;
+        let previous_secret = get(JWT_PREVIOUS_SECRET)
+            .map(|previous| signing_secret(JWT_PREVIOUS_SECRET, previous))
+            .transpose()?;
+        if previous_secret
+            .as_ref()
+            .is_some_and(|p| p.expose_secret() == secret.expose_secret())
+        {
             return Err(ConfigError::Invalid {
-                name: JWT_SECRET,
-                problem: format!(
-                    "must be at least {MIN_JWT_SECRET_BYTES} bytes (it has {}); \
-                     generate one with `openssl rand -base64 48`",
-                    secret.len()
-                ),
+                name: JWT_PREVIOUS_SECRET,
+                problem: "is the same as JWT_SECRET; a rotation needs a new secret".into(),
             });
         }
         let tokens = TokenSettings {
-            secret: SecretString::from(secret),
+            secret,
+            previous_secret,
             issuer: get("JWT_ISSUER").unwrap_or_else(|| DEFAULT_ISSUER.into()),
             audience: get("JWT_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.into()),
             ttl_seconds: number(&get, "JWT_TTL_SECONDS", DEFAULT_TTL_SECONDS, 60..=86_400)?,
@@ -181,6 +187,21 @@ const DEFAULT_BETTER_AUTH_MAX_LIFETIME_SECONDS: u64 = 3600;
 const BETTER_AUTH_JWKS_URL: &str = "BETTER_AUTH_JWKS_URL";
 /// Where Better Auth's `jwt()` plugin publishes its keys, under its base URL.
 const JWKS_PATH: &str = "/api/auth/jwks";
+
+/// A signing secret, long enough (never shown in the error).
+fn signing_secret(name: &'static str, secret: String) -> Result<SecretString, ConfigError> {
+    if secret.len() < MIN_JWT_SECRET_BYTES {
+        return Err(ConfigError::Invalid {
+            name,
+            problem: format!(
+                "must be at least {MIN_JWT_SECRET_BYTES} bytes (it has {}); \
+                 generate one with `openssl rand -base64 48`",
+                secret.len()
+            ),
+        });
+    }
+    Ok(SecretString::from(secret))
+}
 
 /// Better Auth's settings when `BETTER_AUTH_URL` is set: its tokens' issuer is that URL (without
 /// a trailing `/`, as Better Auth writes it), the audience too unless `BETTER_AUTH_AUDIENCE`.
@@ -520,6 +541,37 @@ mod tests {
             if url.contains("verify-full") {
                 assert_eq!(config.database.get_ssl_mode(), SslMode::Require);
             }
+        }
+    }
+
+    #[test]
+    fn a_previous_secret_must_be_long_enough_and_not_the_current_one() {
+        let config = load(&[
+            ("DATABASE_URL", "postgres://u:p@localhost/db"),
+            ("JWT_SECRET", SECRET),
+            (
+                "JWT_PREVIOUS_SECRET",
+                "the secret before, at least 32 bytes",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(config.tokens.secrets().count(), 2);
+        for (previous, problem) in [
+            (
+                "short",
+                "JWT_PREVIOUS_SECRET is invalid: must be at least 32 bytes",
+            ),
+            (
+                SECRET,
+                "JWT_PREVIOUS_SECRET is invalid: is the same as JWT_SECRET",
+            ),
+        ] {
+            let message = error(&[
+                ("DATABASE_URL", "postgres://u:p@localhost/db"),
+                ("JWT_SECRET", SECRET),
+                ("JWT_PREVIOUS_SECRET", previous),
+            ]);
+            assert!(message.starts_with(problem), "{message}");
         }
     }
 

@@ -262,8 +262,9 @@ const PRUNE: &str = "ended AS (
 
 /// Spends a refresh token and issues its successor, in one statement. The row lock makes two
 /// concurrent uses of one token serialise: the second sees it spent. A token spent within the
-/// reuse window whose successor (`$2`) is still the session's unspent token is `replayed`: the
-/// caller gets that successor again. Any other spent token is reuse, which the caller answers
+/// reuse window whose successor (one of `$5`: the current key's, `$2`, or during a rotation the
+/// previous key's) is still the session's unspent token is `replayed`, by its hash: the caller
+/// gets that successor again. Any other spent token is reuse, which the caller answers
 /// by ending the session; an expired token or an ended session just refuses.
 const ROTATE: &str = concatcp!(
     "WITH expired AS (
@@ -283,7 +284,7 @@ const ROTATE: &str = concatcp!(
     ),
     replayed AS (
         SELECT c.token_hash FROM presented p
-        JOIN refresh_tokens c ON c.token_hash = $2 AND c.session_id = p.session_id
+        JOIN refresh_tokens c ON c.token_hash = ANY($5) AND c.session_id = p.session_id
         WHERE p.spent AND p.recent AND p.live AND c.used_at IS NULL AND c.expires_at > now()
     ),
     used AS (
@@ -301,7 +302,8 @@ const ROTATE: &str = concatcp!(
         RETURNING session_id
     )
     SELECT p.session_id, p.spent, p.recent, EXISTS (SELECT FROM issued) AS rotated,
-           EXISTS (SELECT FROM replayed) AS replayed, u.id, u.email, u.name, u.created_at
+           (SELECT token_hash FROM replayed LIMIT 1) AS replayed, u.id, u.email, u.name,
+           u.created_at
     FROM presented p JOIN users u ON u.id = p.user_id"
 );
 
@@ -351,12 +353,16 @@ pub async fn refresh(
     successors: &SuccessorKey,
     settings: SessionSettings,
 ) -> Result<(User, Issued)> {
-    let next = presented.successor(successors);
+    let mut candidates = presented.successors(successors);
     let statement = Statement::new(ROTATE)
         .arg(presented.hash(), Type::BYTEA)
-        .arg(next.hash(), Type::BYTEA)
+        .arg(candidates[0].hash(), Type::BYTEA)
         .arg(settings.refresh_ttl_seconds as f64, Type::FLOAT8)
-        .arg(settings.reuse_interval_seconds as f64, Type::FLOAT8);
+        .arg(settings.reuse_interval_seconds as f64, Type::FLOAT8)
+        .arg(
+            candidates.iter().map(|c| c.hash()).collect::<Vec<_>>(),
+            Type::BYTEA_ARRAY,
+        );
     let mut row = db
         .query_opt(&statement)
         .await?
@@ -364,9 +370,10 @@ pub async fn refresh(
     // Spent within the window, and no successor seen: the refresh that spent it may have
     // committed after this statement's snapshot was taken (it waited on the row lock). A new
     // snapshot tells that apart from the reuse of an older token.
+    let replayed = |row: &Row| row.try_get::<_, Option<Vec<u8>>>("replayed");
     if row.try_get::<_, bool>("spent")?
         && row.try_get::<_, bool>("recent")?
-        && !row.try_get::<_, bool>("replayed")?
+        && replayed(&row)?.is_none()
     {
         row = db
             .query_opt(&statement)
@@ -375,7 +382,13 @@ pub async fn refresh(
     }
     drop(statement);
     let session: Uuid = row.try_get("session_id")?;
-    if row.try_get::<_, bool>("replayed")? {
+    // The successor handed out: the one found again on a replay, else the current key's.
+    let mut next = 0;
+    if let Some(hash) = replayed(&row)? {
+        next = candidates
+            .iter()
+            .position(|c| c.hash() == hash.as_slice())
+            .unwrap_or_default();
         tracing::info!(%session, "just-spent refresh token presented again; same successor");
     } else if row.try_get::<_, bool>("spent")? {
         db.query(&Statement::new(END_FAMILY).arg(session, Type::UUID))
@@ -394,7 +407,7 @@ pub async fn refresh(
         user,
         Issued {
             caller,
-            refresh: next,
+            refresh: candidates.swap_remove(next),
         },
     ))
 }

@@ -13,7 +13,11 @@
 //!
 //! Keys are stored as `<kind>:<HMAC-SHA256 of the name>` (key derived from `JWT_SECRET`), so
 //! the emails and addresses attackers type are not kept in clear, and cannot be confirmed from
-//! the table with a list of candidates. The names, before hashing:
+//! the table with a list of candidates. During a rotation (`JWT_PREVIOUS_SECRET` set) each name
+//! is stored under both secrets' hashes, each counted and each able to block: the counts made
+//! before the switch still hold, and by the time the previous secret is removed (a day later at
+//! the least) the current secret's rows carry every count that still matters. The names, before
+//! hashing:
 //! - `signin-account:<email>`: signin attempts on one account, from anywhere;
 //! - `signin-account-address:<email>|<address>`: on one account from one address;
 //! - `signin-address:<address>`: on any account from one address;
@@ -87,53 +91,86 @@ const SIGNUP_ADDRESS: Policy = Policy {
     forget_after_seconds: QUIET_HOUR,
 };
 
-/// One counter: its key in `throttles` and its policy.
+/// One counter: its key in `throttles`, its policy, and whether a success clears it (the key
+/// the success is about) rather than only taking its own attempt back.
 #[derive(Debug, Clone)]
 pub struct Key {
     stored: String,
     policy: Policy,
+    cleared_by_success: bool,
 }
 
 /// Names keys and stores them hashed; one per function, built at cold start.
 pub struct Throttle {
-    hasher: Hmac<Sha256>,
+    /// One per secret in force, the current one first.
+    hashers: Vec<Hmac<Sha256>>,
     signups_per_address: i32,
 }
 
 impl Throttle {
-    pub fn new(secret: &SecretString, signups_per_address: i32) -> Self {
+    /// From the secrets in force, the current one first.
+    pub fn new<'a>(
+        secrets: impl IntoIterator<Item = &'a SecretString>,
+        signups_per_address: i32,
+    ) -> Self {
         Self {
-            hasher: derived_hmac(secret, b"todo-auth-lambda throttle key names v1"),
+            hashers: secrets
+                .into_iter()
+                .map(|secret| derived_hmac(secret, b"todo-auth-lambda throttle key names v1"))
+                .collect(),
             signups_per_address,
         }
     }
 
-    /// How a key's name is stored: its kind in clear (for operators), the rest hashed.
+    /// How a key's name is stored under the current secret: its kind in clear (for
+    /// operators), the rest hashed.
     pub fn stored(&self, name: &str) -> String {
+        self.stored_all(name).swap_remove(0)
+    }
+
+    /// How a key's name is stored under each secret in force.
+    fn stored_all(&self, name: &str) -> Vec<String> {
         let (kind, rest) = name.split_once(':').unwrap_or(("", name));
-        let mut mac = self.hasher.clone();
-        mac.update(rest.as_bytes());
-        format!("{kind}:{}", B64.encode(mac.finalize().into_bytes()))
+        self.hashers
+            .iter()
+            .map(|hasher| {
+                let mut mac = hasher.clone();
+                mac.update(rest.as_bytes());
+                format!("{kind}:{}", B64.encode(mac.finalize().into_bytes()))
+            })
+            .collect()
     }
 
-    fn key(&self, name: &str, policy: Policy) -> Key {
-        Key {
-            stored: self.stored(name),
-            policy,
-        }
+    fn key(&self, name: &str, policy: Policy) -> Vec<Key> {
+        self.stored_all(name)
+            .into_iter()
+            .map(|stored| Key {
+                stored,
+                policy,
+                cleared_by_success: false,
+            })
+            .collect()
     }
 
-    /// The keys a signin attempt counts against, the account-wide one first.
+    /// The key a success clears: its own count starts again.
+    fn cleared_key(&self, name: &str, policy: Policy) -> Vec<Key> {
+        let mut keys = self.key(name, policy);
+        keys.iter_mut().for_each(|k| k.cleared_by_success = true);
+        keys
+    }
+
+    /// The keys a signin attempt counts against; a success clears the account-wide one.
     pub fn signin_keys(&self, email: &Email, address: Option<IpAddr>) -> Vec<Key> {
         let (email, address) = (email.as_str(), Address(address));
-        vec![
-            self.key(&format!("signin-account:{email}"), SIGNIN_ACCOUNT),
+        [
+            self.cleared_key(&format!("signin-account:{email}"), SIGNIN_ACCOUNT),
             self.key(
                 &format!("signin-account-address:{email}|{address}"),
                 SIGNIN_ACCOUNT_FROM_ADDRESS,
             ),
             self.key(&format!("signin-address:{address}"), SIGNIN_ADDRESS),
         ]
+        .concat()
     }
 
     /// The key a signin from one of the account's devices counts against (see
@@ -142,12 +179,12 @@ impl Throttle {
     /// not, the account's keys are counted too ([`Throttle::signin_keys`]).
     pub fn device_keys(&self, device_hash: &[u8]) -> Vec<Key> {
         let device = B64.encode(device_hash);
-        vec![self.key(&format!("signin-device:{device}"), SIGNIN_DEVICE)]
+        self.cleared_key(&format!("signin-device:{device}"), SIGNIN_DEVICE)
     }
 
     /// The key a signed-in caller's password confirmation counts against: their session's.
     pub fn confirm_keys(&self, session: Uuid) -> Vec<Key> {
-        vec![self.key(&format!("confirm-session:{session}"), CONFIRM_SESSION)]
+        self.cleared_key(&format!("confirm-session:{session}"), CONFIRM_SESSION)
     }
 
     /// The key a signup counts against.
@@ -156,7 +193,7 @@ impl Throttle {
             free: self.signups_per_address,
             ..SIGNUP_ADDRESS
         };
-        vec![self.key(&format!("signup-address:{}", Address(address)), policy)]
+        self.key(&format!("signup-address:{}", Address(address)), policy)
     }
 }
 
@@ -286,10 +323,10 @@ pub async fn attempt(db: &Db, keys: &[Key]) -> Result<()> {
     Err(Error::RateLimited { retry_after })
 }
 
-/// After a successful signin with `keys`: the account's count is forgotten, and the attempt
-/// is taken back from the others, lifting a block only it had set.
+/// After a successful signin with `keys`: the count of the keys it clears (`$1`: the account's)
+/// is forgotten, and the attempt is taken back from the others, lifting a block only it had set.
 const SUCCEEDED: &str = "WITH account AS (
-        DELETE FROM throttles WHERE key = $1
+        DELETE FROM throttles WHERE key = ANY($1)
     ),
     policy AS (
         SELECT * FROM unnest($2::text[], $3::int4[]) AS p(key, free)
@@ -302,13 +339,17 @@ const SUCCEEDED: &str = "WITH account AS (
         blocked_until = CASE WHEN t.hits - 1 >= p.free THEN t.blocked_until END
     FROM policy p WHERE t.key = p.key AND t.hits > 1";
 
-/// Records a successful signin: the first key is the account's (see [`Throttle::signin_keys`]).
+/// Records a successful signin (or confirmation) counted against `keys`.
 pub async fn succeeded(db: &Db, keys: &[Key]) -> Result<()> {
-    let Some((account, others)) = keys.split_first() else {
-        return Ok(());
-    };
+    let (cleared, others): (Vec<&Key>, Vec<&Key>) = keys.iter().partition(|k| k.cleared_by_success);
     let statement = Statement::new(SUCCEEDED)
-        .arg(account.stored.as_str(), Type::TEXT)
+        .arg(
+            cleared
+                .iter()
+                .map(|k| k.stored.as_str())
+                .collect::<Vec<_>>(),
+            Type::TEXT_ARRAY,
+        )
         .arg(
             others.iter().map(|k| k.stored.as_str()).collect::<Vec<_>>(),
             Type::TEXT_ARRAY,

@@ -23,16 +23,23 @@ pub struct RefreshToken {
     hash: [u8; 32],
 }
 
-/// The key successors are derived with. It comes from the JWT secret (a key of its own, by a
-/// fixed label), so deployments have nothing new to manage.
-pub struct SuccessorKey(Hmac<Sha256>);
+/// The keys successors are derived with: one from each JWT secret in force (a key of its own,
+/// by a fixed label), so deployments have nothing new to manage. New successors come from the
+/// current one; during a rotation, a successor derived before it under the previous secret is
+/// still recognised, so a retry across the switch is not taken for reuse.
+pub struct SuccessorKey(Vec<Hmac<Sha256>>);
 
 impl SuccessorKey {
-    pub fn new(secret: &SecretString) -> Self {
-        Self(super::derived_hmac(
-            secret,
-            b"todo-auth-lambda refresh-token successor key v1",
-        ))
+    /// From the secrets in force, the current one first.
+    pub fn new<'a>(secrets: impl IntoIterator<Item = &'a SecretString>) -> Self {
+        Self(
+            secrets
+                .into_iter()
+                .map(|secret| {
+                    super::derived_hmac(secret, b"todo-auth-lambda refresh-token successor key v1")
+                })
+                .collect(),
+        )
     }
 }
 
@@ -54,9 +61,20 @@ impl RefreshToken {
 
     /// The token that replaces this one when it is spent: the same every time it is asked for.
     pub fn successor(&self, key: &SuccessorKey) -> Self {
-        let mut mac = key.0.clone();
-        mac.update(self.secret.expose_secret().as_bytes());
-        Self::from_bytes(&mac.finalize().into_bytes())
+        self.successors(key).swap_remove(0)
+    }
+
+    /// Every token that may have replaced this one: the current key's first, then the one a
+    /// previous secret's key derived.
+    pub fn successors(&self, key: &SuccessorKey) -> Vec<Self> {
+        key.0
+            .iter()
+            .map(|derive| {
+                let mut mac = derive.clone();
+                mac.update(self.secret.expose_secret().as_bytes());
+                Self::from_bytes(&mac.finalize().into_bytes())
+            })
+            .collect()
     }
 
     /// A token a client presented. Anything that is not one of ours by shape is refused before
@@ -120,8 +138,8 @@ mod tests {
 
     #[test]
     fn a_successor_is_a_well_formed_token_the_same_every_time_and_keyed() {
-        let key = SuccessorKey::new(&SecretString::from("0123456789abcdef0123456789abcdef"));
-        let other = SuccessorKey::new(&SecretString::from("another secret of at least 32 bytes"));
+        let key = SuccessorKey::new([&SecretString::from("0123456789abcdef0123456789abcdef")]);
+        let other = SuccessorKey::new([&SecretString::from("another secret of at least 32 bytes")]);
         let token = RefreshToken::generate().unwrap();
         let next = token.successor(&key);
         assert!(RefreshToken::presented(next.expose()).is_ok());

@@ -1,7 +1,13 @@
 //! Access tokens: short-lived HS256 JWTs naming the user (`sub`) and their session (`sid`),
 //! issued at signin and refresh, verified on every request. Verification pins the algorithm and
-//! reads no key material from the token: `jwk`, `jku`, `x5u` and `kid` headers are ignored.
+//! reads no key material from the token: `jwk`, `jku` and `x5u` headers are ignored, and `kid`
+//! only says which of our own keys to try first.
+//!
+//! Keys rotate without signing anyone out: tokens carry the `kid` of the secret that signed
+//! them (an id derived from it, not the secret), new ones are signed with `JWT_SECRET`, and
+//! during a rotation `JWT_PREVIOUS_SECRET` still verifies what it signed.
 
+use hmac::Mac;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -39,16 +45,35 @@ pub(super) fn check_issued_at(iat: Option<i64>) -> Result<()> {
 #[derive(Clone, Debug)]
 pub struct TokenSettings {
     pub secret: SecretString,
+    /// During a rotation, the secret before `secret`: verifies, never signs.
+    pub previous_secret: Option<SecretString>,
     pub issuer: String,
     pub audience: String,
     pub ttl_seconds: u64,
+}
+
+impl TokenSettings {
+    /// The secrets in force, the current one first.
+    pub fn secrets(&self) -> impl Iterator<Item = &SecretString> {
+        std::iter::once(&self.secret).chain(&self.previous_secret)
+    }
+}
+
+/// A secret's key id: public, derived from it, the same on every function.
+pub fn key_id(secret: &SecretString) -> String {
+    let id = super::derived_hmac(secret, b"todo-auth-lambda signing key id v1").finalize();
+    id.into_bytes()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Keys and rules built once per cold start.
 pub struct Tokens {
     header: Header,
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// Every key that verifies, by its id: the current one first.
+    decoding: Vec<(String, DecodingKey)>,
     validation: Validation,
     issuer: String,
     audience: String,
@@ -83,12 +108,21 @@ pub struct IssuedToken {
 
 impl Tokens {
     pub fn new(settings: &TokenSettings) -> Self {
-        let secret = settings.secret.expose_secret().as_bytes();
         let validation = validation(Algorithm::HS256, &settings.issuer, &settings.audience);
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(key_id(&settings.secret));
         Self {
-            header: Header::new(Algorithm::HS256),
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            header,
+            encoding: EncodingKey::from_secret(settings.secret.expose_secret().as_bytes()),
+            decoding: settings
+                .secrets()
+                .map(|s| {
+                    (
+                        key_id(s),
+                        DecodingKey::from_secret(s.expose_secret().as_bytes()),
+                    )
+                })
+                .collect(),
             validation,
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
@@ -119,10 +153,38 @@ impl Tokens {
     /// The user and session a token was issued to, if the token is genuine, current and meant
     /// for us. Whether the session is still live is for the database to say.
     pub fn verify(&self, token: &str) -> Result<Caller> {
-        let claims =
-            jsonwebtoken::decode::<VerifiedClaims>(token, &self.decoding, &self.validation)
-                .map_err(|e| Error::invalid_token(reason(e.kind())))?
-                .claims;
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|e| Error::invalid_token(reason(e.kind())))?;
+        // The key the token names, if it is one of ours; otherwise (none, or a `kid` we never
+        // issued) each of ours in turn. Only our own keys ever verify.
+        let named = self
+            .decoding
+            .iter()
+            .filter(|(id, _)| header.kid.as_deref() == Some(id.as_str()))
+            .collect::<Vec<_>>();
+        let candidates = if named.is_empty() {
+            self.decoding.iter().collect()
+        } else {
+            named
+        };
+        let mut failure = jsonwebtoken::errors::ErrorKind::InvalidSignature;
+        let mut verified = None;
+        for (_, key) in candidates {
+            match jsonwebtoken::decode::<VerifiedClaims>(token, key, &self.validation) {
+                Ok(data) => {
+                    verified = Some(data.claims);
+                    break;
+                }
+                // Another key may have signed it.
+                Err(e) if *e.kind() == jsonwebtoken::errors::ErrorKind::InvalidSignature => {}
+                // The signature held; the claims did not.
+                Err(e) => {
+                    failure = e.into_kind();
+                    break;
+                }
+            }
+        }
+        let claims = verified.ok_or_else(|| Error::invalid_token(reason(&failure)))?;
         check_issued_at(claims.iat)?;
         Ok(Caller {
             user: claims.sub,
@@ -160,6 +222,7 @@ mod tests {
     fn tokens() -> Tokens {
         Tokens::new(&TokenSettings {
             secret: SecretString::from(SECRET),
+            previous_secret: None,
             issuer: "todo-api".into(),
             audience: "todo-app".into(),
             ttl_seconds: 3600,
@@ -214,6 +277,67 @@ mod tests {
             Err(other) => panic!("unexpected error {other:?}"),
             Ok(caller) => panic!("token accepted for {caller:?}"),
         }
+    }
+
+    fn tokens_under(secret: &str, previous: Option<&str>) -> Tokens {
+        Tokens::new(&TokenSettings {
+            secret: SecretString::from(secret),
+            previous_secret: previous.map(SecretString::from),
+            issuer: "todo-api".into(),
+            audience: "todo-app".into(),
+            ttl_seconds: 3600,
+        })
+    }
+
+    const NEXT: &str = "the next secret, at least 32 bytes long";
+
+    #[test]
+    fn a_rotation_verifies_the_previous_secrets_tokens_until_it_is_removed() {
+        let caller = caller();
+        let before = tokens_under(SECRET, None).issue(caller).unwrap().token;
+        let during = tokens_under(NEXT, Some(SECRET));
+        assert_eq!(during.verify(&before).unwrap(), caller);
+        let fresh = during.issue(caller).unwrap().token;
+        let kid = |token: &str| jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
+        assert_eq!(kid(&before), key_id(&SecretString::from(SECRET)));
+        assert_eq!(
+            kid(&fresh),
+            key_id(&SecretString::from(NEXT)),
+            "signed with the new secret"
+        );
+        let after = tokens_under(NEXT, None);
+        assert_eq!(after.verify(&fresh).unwrap(), caller);
+        assert!(matches!(
+            after.verify(&before),
+            Err(Error::Unauthorized(AuthFailure::Invalid("bad signature")))
+        ));
+        // Tokens from before key ids existed (no `kid`) verify during a rotation too.
+        let unnamed = sign(Algorithm::HS256, &good_claims(caller.user), SECRET);
+        assert!(during.verify(&unnamed).is_ok());
+    }
+
+    #[test]
+    fn a_kid_naming_the_previous_key_does_not_make_a_forgery_verify() {
+        let during = tokens_under(NEXT, Some(SECRET));
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(key_id(&SecretString::from(SECRET)));
+        let claims = good_claims(Uuid::new_v4());
+        let forged = jsonwebtoken::encode(
+            &header,
+            &claims,
+            &EncodingKey::from_secret(b"attacker-chosen-key-of-32-bytes-or-more"),
+        )
+        .unwrap();
+        assert!(matches!(
+            during.verify(&forged),
+            Err(Error::Unauthorized(AuthFailure::Invalid("bad signature")))
+        ));
+        // Key ids are public and say nothing of the secret but which one it is.
+        assert_ne!(
+            key_id(&SecretString::from(SECRET)),
+            key_id(&SecretString::from(NEXT))
+        );
+        assert_eq!(key_id(&SecretString::from(SECRET)).len(), 16);
     }
 
     #[test]

@@ -20,6 +20,7 @@ use uuid::Uuid;
 fn tokens() -> Tokens {
     Tokens::new(&TokenSettings {
         secret: SecretString::from("property-tests-secret-of-at-least-32-bytes"),
+        previous_secret: None,
         issuer: "todo-auth-lambda".into(),
         audience: "todo-app".into(),
         ttl_seconds: 900,

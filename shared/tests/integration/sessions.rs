@@ -148,6 +148,31 @@ async fn a_refresh_token_presented_again_within_the_window_gets_the_same_success
     assert_eq!(status, StatusCode::OK);
 }
 
+/// A key rotation deployed between a refresh and its retry: the successor was derived under
+/// the previous secret, and is still recognised, so the retry is not taken for reuse.
+#[tokio::test]
+async fn a_retry_across_a_key_rotation_gets_the_same_successor_and_the_old_tokens_work() {
+    let before = app();
+    let account = signup(&before).await;
+    let (status, first) = refresh(&before, &account.refresh_token).await;
+    assert_eq!(status, StatusCode::OK);
+    spent_ago(&account.refresh_token, 5.0).await;
+
+    let during = rotated_app();
+    let (status, again) = refresh(&during, &account.refresh_token).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["refresh_token"], first["refresh_token"]);
+    for token in [
+        &account.token,
+        first["token"].as_str().unwrap(),
+        again["token"].as_str().unwrap(),
+    ] {
+        assert_eq!(me_status(&during, token).await, StatusCode::OK);
+    }
+    let (status, next) = refresh(&during, first["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{next}");
+}
+
 #[tokio::test]
 async fn only_the_token_spent_last_gets_its_successor_again() {
     let app = app();

@@ -166,3 +166,13 @@ pub async fn fresh_database(name: &str) -> (tokio_postgres::Client, Config) {
     settings.database.dbname(name);
     (client, settings)
 }
+
+/// An `App` in the middle of a key rotation: `JWT_SECRET` is a new one and the tests' own
+/// secret is `JWT_PREVIOUS_SECRET`.
+pub fn rotated_app() -> App {
+    let _ = app(); // migrated
+    let mut settings = config();
+    settings.tokens.previous_secret = Some(settings.tokens.secret.clone());
+    settings.tokens.secret = "the secret after a rotation, 32 bytes or more".into();
+    App::new(&settings).unwrap()
+}

@@ -506,3 +506,39 @@ async fn requests_without_a_source_address_are_limited_together() {
         .await
         .unwrap();
 }
+
+/// Throttle keys are hashed with a key derived from the JWT secret: a rotation once started
+/// every count afresh, a fresh allowance for an attacker mid-attack.
+#[tokio::test]
+async fn a_key_rotation_keeps_the_counts_made_before_it() {
+    let before = app();
+    let account = signup(&before).await;
+    let ip = address();
+    preset(
+        &before,
+        &format!("signin-account-address:{}|{ip}", account.email),
+        10_000,
+    )
+    .await;
+    let attack = signin(&before, &account.email, "guess 12345", &ip).await;
+    assert_eq!(
+        attack.status(),
+        StatusCode::UNAUTHORIZED,
+        "counted: blocked"
+    );
+
+    let during = rotated_app();
+    let response = signin(&during, &account.email, PASSWORD, &ip).await;
+    assert_error(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    // And counts made now land under the new secret's keys too.
+    let elsewhere = address();
+    signin(&during, &account.email, "guess 12345", &elsewhere).await;
+    assert_eq!(
+        hits(&during, &format!("signin-address:{elsewhere}")).await,
+        Some(1)
+    );
+    assert_eq!(
+        hits(&before, &format!("signin-address:{elsewhere}")).await,
+        Some(1)
+    );
+}
