@@ -194,3 +194,45 @@ async fn neither_a_value_nor_a_parameter_name_says_what_to_set() {
     let error = load(&[("JWT_SECRET", JWT_SECRET)]).await.unwrap_err();
     assert_eq!(error.to_string(), "DATABASE_URL is not set");
 }
+
+#[tokio::test]
+async fn during_a_key_rotation_the_previous_secret_comes_from_its_own_parameter_in_the_same_call() {
+    let client = emulator().await;
+    let (db_param, jwt_param) = names();
+    let previous_param = format!("{jwt_param}-previous");
+    put(
+        &client,
+        &db_param,
+        DATABASE_URL,
+        ParameterType::SecureString,
+    )
+    .await;
+    put(&client, &jwt_param, JWT_SECRET, ParameterType::SecureString).await;
+    let previous = "the secret before the rotation, 32 bytes or more";
+    put(
+        &client,
+        &previous_param,
+        previous,
+        ParameterType::SecureString,
+    )
+    .await;
+
+    let config = load(&[
+        ("DATABASE_URL_PARAMETER", &db_param),
+        ("JWT_SECRET_PARAMETER", &jwt_param),
+        ("JWT_PREVIOUS_SECRET_PARAMETER", &previous_param),
+    ])
+    .await
+    .unwrap();
+    let secrets: Vec<&str> = config.tokens.secrets().map(|s| s.expose_secret()).collect();
+    assert_eq!(secrets, [JWT_SECRET, previous]);
+    // Outside a rotation the parameter is empty, which is no parameter at all.
+    let config = load(&[
+        ("DATABASE_URL_PARAMETER", &db_param),
+        ("JWT_SECRET_PARAMETER", &jwt_param),
+        ("JWT_PREVIOUS_SECRET_PARAMETER", ""),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(config.tokens.secrets().count(), 1);
+}
