@@ -42,6 +42,14 @@ async fn put(client: &aws_sdk_ssm::Client, name: &str, value: &str, kind: Parame
         .unwrap();
 }
 
+/// Both secrets in SecureString parameters of this test's own; their names.
+async fn both_stored(client: &aws_sdk_ssm::Client) -> (String, String) {
+    let (db_param, jwt_param) = names();
+    put(client, &db_param, DATABASE_URL, ParameterType::SecureString).await;
+    put(client, &jwt_param, JWT_SECRET, ParameterType::SecureString).await;
+    (db_param, jwt_param)
+}
+
 /// Loads with both secrets named by parameter and nothing else in the environment.
 async fn load_both(db_param: &str, jwt_param: &str) -> Result<Config, ConfigError> {
     load(&[
@@ -62,15 +70,7 @@ async fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
 #[tokio::test]
 async fn both_secrets_are_read_from_their_secure_string_parameters() {
     let client = emulator().await;
-    let (db_param, jwt_param) = names();
-    put(
-        &client,
-        &db_param,
-        DATABASE_URL,
-        ParameterType::SecureString,
-    )
-    .await;
-    put(&client, &jwt_param, JWT_SECRET, ParameterType::SecureString).await;
+    let (db_param, jwt_param) = both_stored(&client).await;
 
     let config = load_both(&db_param, &jwt_param).await.unwrap();
     assert_eq!(config.tokens.secret.expose_secret(), JWT_SECRET);
@@ -198,16 +198,8 @@ async fn neither_a_value_nor_a_parameter_name_says_what_to_set() {
 #[tokio::test]
 async fn during_a_key_rotation_the_previous_secret_comes_from_its_own_parameter_in_the_same_call() {
     let client = emulator().await;
-    let (db_param, jwt_param) = names();
+    let (db_param, jwt_param) = both_stored(&client).await;
     let previous_param = format!("{jwt_param}-previous");
-    put(
-        &client,
-        &db_param,
-        DATABASE_URL,
-        ParameterType::SecureString,
-    )
-    .await;
-    put(&client, &jwt_param, JWT_SECRET, ParameterType::SecureString).await;
     let previous = "the secret before the rotation, 32 bytes or more";
     put(
         &client,
