@@ -44,6 +44,15 @@ class DeployTrust(unittest.TestCase):
         self.assertNotIn("permissions", workflow()["jobs"]["test"])
 
 
+class ScriptsTakeNoExpressions(unittest.TestCase):
+    def test_no_expression_is_expanded_inside_a_run_script(self):
+        # GitHub pastes `${{ ... }}` into the script before the shell reads it: a variable or
+        # input holding `"; curl ... | sh; "` would run. Values go through `env:` instead.
+        for step in steps():
+            if "run" in step:
+                self.assertNotIn("${{", step["run"], step.get("name", step["run"][:40]))
+
+
 class DependenciesStayCurrent(unittest.TestCase):
     def test_dependabot_watches_every_pinned_manifest(self):
         config = yaml.safe_load((ROOT / ".github/dependabot.yml").read_text())
