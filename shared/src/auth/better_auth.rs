@@ -165,19 +165,25 @@ mod tests {
         claims
     }
 
-    fn verifier(server: &KeyServer, cooldown: Duration) -> BetterAuth {
+    /// A verifier for tokens of `ISSUER`, its keys at `jwks_url`.
+    fn verifier_at(jwks_url: Url, jwks_timings: JwksTimings) -> BetterAuth {
         BetterAuth::new(&BetterAuthSettings {
             issuer: ISSUER.into(),
             audience: ISSUER.into(),
-            jwks_url: server.url.clone(),
-            jwks_timings: JwksTimings {
-                timeout: Duration::from_secs(2),
-                cooldown,
-                ..JwksTimings::default()
-            },
+            jwks_url,
+            jwks_timings,
             max_lifetime: Duration::from_secs(3600),
         })
         .unwrap()
+    }
+
+    fn verifier(server: &KeyServer, cooldown: Duration) -> BetterAuth {
+        let timings = JwksTimings {
+            timeout: Duration::from_secs(2),
+            cooldown,
+            ..JwksTimings::default()
+        };
+        verifier_at(server.url.clone(), timings)
     }
 
     async fn verifier_of(signers: &[&Signer]) -> BetterAuth {
@@ -417,19 +423,15 @@ mod tests {
         let server = KeyServer::start(KeyServer::publishing(&[&signer]))
             .await
             .unwrap();
-        let verifier = BetterAuth::new(&BetterAuthSettings {
-            issuer: ISSUER.into(),
-            audience: ISSUER.into(),
-            jwks_url: server.url.clone(),
-            jwks_timings: JwksTimings {
+        let verifier = verifier_at(
+            server.url.clone(),
+            JwksTimings {
                 timeout: Duration::from_secs(2),
                 max_age: Duration::from_millis(100),
                 cooldown: Duration::from_millis(400),
                 max_stale: Duration::from_millis(1200),
             },
-            max_lifetime: Duration::from_secs(3600),
-        })
-        .unwrap();
+        );
         let token = signer.sign(&claims());
         verifier.verify(&token).await.unwrap();
         server.publish(None).await;
@@ -482,14 +484,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/api/auth/jwks", listener.local_addr().unwrap());
         drop(listener);
-        let verifier = BetterAuth::new(&BetterAuthSettings {
-            issuer: ISSUER.into(),
-            audience: ISSUER.into(),
-            jwks_url: url.parse().unwrap(),
-            jwks_timings: JwksTimings::default(),
-            max_lifetime: Duration::from_secs(3600),
-        })
-        .unwrap();
+        let verifier = verifier_at(url.parse().unwrap(), JwksTimings::default());
         let token = Signer::ed25519("k1").sign(&claims());
         assert!(matches!(
             verifier.verify(&token).await,
@@ -508,17 +503,13 @@ mod tests {
                 held.push(socket);
             }
         });
-        let verifier = BetterAuth::new(&BetterAuthSettings {
-            issuer: ISSUER.into(),
-            audience: ISSUER.into(),
-            jwks_url: url.parse().unwrap(),
-            jwks_timings: JwksTimings {
+        let verifier = verifier_at(
+            url.parse().unwrap(),
+            JwksTimings {
                 timeout: Duration::from_millis(300),
                 ..JwksTimings::default()
             },
-            max_lifetime: Duration::from_secs(3600),
-        })
-        .unwrap();
+        );
         let token = Signer::ed25519("k1").sign(&claims());
         let started = std::time::Instant::now();
         assert!(matches!(
@@ -534,14 +525,10 @@ mod tests {
 
     #[test]
     fn only_the_exact_issuer_is_routed_to_better_auth() {
-        let settings = BetterAuthSettings {
-            issuer: ISSUER.into(),
-            audience: ISSUER.into(),
-            jwks_url: "http://127.0.0.1:1/".parse().unwrap(),
-            jwks_timings: JwksTimings::default(),
-            max_lifetime: Duration::from_secs(3600),
-        };
-        let verifier = BetterAuth::new(&settings).unwrap();
+        let verifier = verifier_at(
+            "http://127.0.0.1:1/".parse().unwrap(),
+            JwksTimings::default(),
+        );
         let signer = Signer::ed25519("k1");
         for iss in [
             json!("http://127.0.0.1:3000/"),

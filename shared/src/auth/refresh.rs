@@ -59,13 +59,9 @@ impl RefreshToken {
         }
     }
 
-    /// The token that replaces this one when it is spent: the same every time it is asked for.
-    pub fn successor(&self, key: &SuccessorKey) -> Self {
-        self.successors(key).swap_remove(0)
-    }
-
-    /// Every token that may have replaced this one: the current key's first, then the one a
-    /// previous secret's key derived.
+    /// Every token that may replace this one when it is spent, each the same every time it is
+    /// asked for: the current key's (the one handed out) first, then the one a previous secret's
+    /// key derived.
     pub fn successors(&self, key: &SuccessorKey) -> Vec<Self> {
         key.0
             .iter()
@@ -136,23 +132,25 @@ mod tests {
         assert_ne!(issued.hash(), issued.expose().as_bytes());
     }
 
+    /// The successor handed out: the current key's.
+    fn successor(token: &RefreshToken, key: &SuccessorKey) -> RefreshToken {
+        token.successors(key).swap_remove(0)
+    }
+
     #[test]
     fn a_successor_is_a_well_formed_token_the_same_every_time_and_keyed() {
         let key = SuccessorKey::new([&SecretString::from("0123456789abcdef0123456789abcdef")]);
         let other = SuccessorKey::new([&SecretString::from("another secret of at least 32 bytes")]);
         let token = RefreshToken::generate().unwrap();
-        let next = token.successor(&key);
+        let next = successor(&token, &key);
         assert!(RefreshToken::presented(next.expose()).is_ok());
-        assert_eq!(next.expose(), token.successor(&key).expose());
+        assert_eq!(next.expose(), successor(&token, &key).expose());
         assert_eq!(
             next.hash(),
-            RefreshToken::presented(token.expose())
-                .unwrap()
-                .successor(&key)
-                .hash()
+            successor(&RefreshToken::presented(token.expose()).unwrap(), &key).hash()
         );
-        assert_ne!(next.expose(), token.successor(&other).expose());
-        assert_ne!(next.expose(), next.successor(&key).expose());
+        assert_ne!(next.expose(), successor(&token, &other).expose());
+        assert_ne!(next.expose(), successor(&next, &key).expose());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use refinery::error::Kind;
 use tokio_postgres::error::SqlState;
 
 use super::history::HistoryError;
@@ -79,22 +80,12 @@ impl fmt::Display for MigrateError {
                 }
                 Ok(())
             }
-            MigrateError::Migration(error) => {
-                // refinery's own words name the migration; its source is ours.
-                let what = match error.kind() {
-                    refinery::error::Kind::Connection(what, _) => what.clone(),
-                    other => return write!(f, "{other}"),
-                };
-                match std::error::Error::source(error) {
-                    Some(source) => match source.downcast_ref::<HistoryError>() {
-                        Some(HistoryError::Postgres(e)) => {
-                            write!(f, "{what}: {}", postgres_words(e))
-                        }
-                        _ => write!(f, "{what}: {source}"),
-                    },
-                    None => write!(f, "{what}"),
-                }
-            }
+            // refinery's own words name the migration; its source is ours.
+            MigrateError::Migration(error) => match (error.kind(), self.postgres()) {
+                (Kind::Connection(what, _), Some(e)) => write!(f, "{what}: {}", postgres_words(e)),
+                (Kind::Connection(what, source), None) => write!(f, "{what}: {source}"),
+                (other, _) => write!(f, "{other}"),
+            },
             MigrateError::Refused(refusal) => write!(f, "{refusal}"),
         }?;
         if self.is_lock_timeout() {
