@@ -3,8 +3,10 @@
 use std::time::Instant;
 
 use crate::auth::{BetterAuth, Passwords, SuccessorKey, Tokens};
-use crate::config::{Config, SessionSettings};
+use crate::config::{Config, EmailSettings, SessionSettings};
 use crate::db::Db;
+use crate::links::LinkToken;
+use crate::mail::{Mail, MailKind, Outbox};
 use crate::throttle::Throttle;
 
 pub struct App {
@@ -16,6 +18,9 @@ pub struct App {
     pub sessions: SessionSettings,
     pub successors: SuccessorKey,
     pub throttle: Throttle,
+    pub email: EmailSettings,
+    /// Mail the invocation under way queued; sent after its answer (see [`crate::mail`]).
+    pub outbox: Outbox,
 }
 
 impl App {
@@ -83,6 +88,29 @@ impl App {
             sessions: config.sessions,
             successors: SuccessorKey::new(config.tokens.secrets()),
             throttle: Throttle::new(config.tokens.secrets(), config.signups_per_address),
+            email: config.email.clone(),
+            outbox: Outbox::default(),
         })
+    }
+
+    /// The frontend page `page` (`reset-password`, `verify-email`) with the link's token.
+    pub fn link(&self, page: &str, token: &LinkToken) -> String {
+        let mut url = self.email.app_url.clone();
+        url.path_segments_mut()
+            .map(|mut segments| {
+                segments.pop_if_empty().push(page);
+            })
+            .unwrap_or_default();
+        url.query_pairs_mut().clear().append_pair("token", token.expose());
+        url.into()
+    }
+
+    /// Queues `kind` to `to`, about `user`, for after the answer.
+    pub fn mail(&self, to: &str, user: uuid::Uuid, kind: MailKind) {
+        self.outbox.push(Mail {
+            to: to.to_owned(),
+            user,
+            kind,
+        });
     }
 }

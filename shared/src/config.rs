@@ -56,6 +56,22 @@ pub struct Config {
     pub bcrypt_cost: u32,
     /// Set when Better Auth's tokens are accepted too (`BETTER_AUTH_URL`).
     pub better_auth: Option<BetterAuthSettings>,
+    pub email: EmailSettings,
+}
+
+/// Links sent by email, and what an unverified address may do.
+#[derive(Clone, Debug)]
+pub struct EmailSettings {
+    /// The frontend's base URL (`APP_URL`): links point at its `/reset-password` and
+    /// `/verify-email` pages, which POST the token (opening a link spends nothing).
+    pub app_url: Url,
+    /// How long a password reset link works (`RESET_TOKEN_TTL_SECONDS`, 30 minutes).
+    pub reset_ttl_seconds: u64,
+    /// How long a verification or address-change link works (`VERIFY_TOKEN_TTL_SECONDS`, 24 h).
+    pub verify_ttl_seconds: u64,
+    /// `REQUIRE_VERIFIED_EMAIL`: an unverified account may only verify, ask again, read `me`,
+    /// change its address and sign out.
+    pub require_verified: bool,
 }
 
 /// Lifetimes of sessions and their refresh tokens, in seconds.
@@ -170,6 +186,7 @@ impl Config {
         )?);
         let bcrypt_cost = number(&get, "BCRYPT_COST", DEFAULT_BCRYPT_COST, 4..=31)?;
         let better_auth = better_auth(&get)?;
+        let email = email_settings(&get)?;
         Ok(Self {
             database,
             statement_timeout,
@@ -178,8 +195,47 @@ impl Config {
             signups_per_address,
             bcrypt_cost,
             better_auth,
+            email,
         })
     }
+}
+
+/// The Next.js dev server's address: what `make dev` and a frontend started locally use.
+const DEFAULT_APP_URL: &str = "http://localhost:3000";
+const DEFAULT_RESET_TTL_SECONDS: u64 = 30 * 60;
+const DEFAULT_VERIFY_TTL_SECONDS: u64 = 86_400;
+
+fn email_settings(get: &impl Fn(&str) -> Option<String>) -> Result<EmailSettings, ConfigError> {
+    const APP_URL: &str = "APP_URL";
+    let app_url = get(APP_URL).unwrap_or_else(|| DEFAULT_APP_URL.into());
+    // Tokens travel in these links: over a network, only https keeps them from the path.
+    let app_url = fetchable_url(APP_URL, app_url.trim().trim_end_matches('/'))?;
+    let require_verified = match get("REQUIRE_VERIFIED_EMAIL").as_deref().map(str::trim) {
+        None | Some("false" | "0" | "off") => false,
+        Some("true" | "1" | "on") => true,
+        Some(_) => {
+            return Err(ConfigError::Invalid {
+                name: "REQUIRE_VERIFIED_EMAIL",
+                problem: "must be true or false".into(),
+            });
+        }
+    };
+    Ok(EmailSettings {
+        app_url,
+        reset_ttl_seconds: number(
+            get,
+            "RESET_TOKEN_TTL_SECONDS",
+            DEFAULT_RESET_TTL_SECONDS,
+            300..=86_400,
+        )?,
+        verify_ttl_seconds: number(
+            get,
+            "VERIFY_TOKEN_TTL_SECONDS",
+            DEFAULT_VERIFY_TTL_SECONDS,
+            300..=7 * 86_400,
+        )?,
+        require_verified,
+    })
 }
 
 const BETTER_AUTH_URL: &str = "BETTER_AUTH_URL";

@@ -28,6 +28,11 @@ pub enum Error {
     /// An authenticated caller asking for what is not theirs to have; the text says which.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// `REQUIRE_VERIFIED_EMAIL` is on and the caller's account has not verified its address.
+    #[error(
+        "verify your email address first: follow the link we sent (or ask for another with POST /api/auth/email/verify/resend)"
+    )]
+    EmailUnverified,
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -79,6 +84,7 @@ impl Error {
             Error::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Error::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Error::EmailUnverified => (StatusCode::FORBIDDEN, "email_unverified"),
             Error::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Error::MethodNotAllowed { .. } => {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")

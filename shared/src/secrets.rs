@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, ConfigLoader};
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::error::DisplayErrorContext;
 use aws_sdk_ssm::types::ParameterType;
@@ -28,6 +28,12 @@ pub async fn client_from_env() -> Client {
 
 /// A client from `loader` on our HTTP client, giving up within seconds when SSM is unreachable.
 pub async fn client_with(loader: ConfigLoader) -> Client {
+    Client::new(&aws_config_with(loader).await)
+}
+
+/// The AWS configuration every client here uses: our HTTP client (rustls on ring), and seconds,
+/// not minutes, before an unreachable service is given up on.
+pub async fn aws_config_with(loader: ConfigLoader) -> SdkConfig {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .build_https();
@@ -35,12 +41,11 @@ pub async fn client_with(loader: ConfigLoader) -> Client {
         .connect_timeout(Duration::from_secs(2))
         .operation_timeout(Duration::from_secs(5))
         .build();
-    let config = loader
+    loader
         .http_client(http)
         .timeout_config(timeouts)
         .load()
-        .await;
-    Client::new(&config)
+        .await
 }
 
 /// Reads `wanted` (setting name, parameter name) and returns the values by setting name. Errors

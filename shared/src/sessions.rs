@@ -43,22 +43,50 @@ pub fn binding(caller: Caller) -> Statement<'static> {
 
 /// `WITH me AS (...)`: the caller's session row while it is live, for statements that act on
 /// the caller's account or sessions and must find nothing once the session has ended.
-fn with_me(caller: Caller) -> Statement<'static> {
-    Statement::new(
+pub(crate) fn with_me(caller: Caller) -> Statement<'static> {
+    let me = Statement::new(
         "WITH me AS (SELECT s.id, s.user_id, s.last_used_at FROM sessions s WHERE s.id = ",
     )
     .bind(caller.session, Type::UUID)
     .push(" AND s.user_id = ")
     .bind(caller.user, Type::UUID)
-    .push(concatcp!(" AND ", LIVE, ")"))
+    .push(concatcp!(" AND ", LIVE));
+    if caller.verified_email_required {
+        me.push(concatcp!(" AND ", VERIFIED, ")"))
+    } else {
+        me.push(")")
+    }
+}
+
+/// Under `REQUIRE_VERIFIED_EMAIL`: the session's account has proved its address.
+const VERIFIED: &str = "EXISTS (SELECT FROM users v WHERE v.id = s.user_id AND v.email_verified)";
+
+/// Why a statement over `me` found no session: it ended or expired (401), or it is live but
+/// its account has not verified its address where that is required (403). Asked only on that
+/// path, so a request that passes costs no second round trip.
+async fn refusal(db: &Db, caller: Caller) -> Error {
+    if !caller.verified_email_required {
+        return Error::invalid_token(ENDED);
+    }
+    let live = with_me(Caller {
+        verified_email_required: false,
+        ..caller
+    })
+    .push(" SELECT FROM me");
+    match db.query_opt(&live).await {
+        Ok(Some(_)) => Error::EmailUnverified,
+        Ok(None) => Error::invalid_token(ENDED),
+        Err(error) => error.into(),
+    }
 }
 
 /// Runs `statement` for the caller, bound to their live session in one round trip; an ended
 /// session is a 401 `invalid_token`.
 pub async fn run_as(db: &Db, caller: Caller, statement: &Statement<'_>) -> Result<Vec<Row>> {
-    db.guarded(&binding(caller), statement)
-        .await?
-        .ok_or(Error::invalid_token(ENDED))
+    match db.guarded(&binding(caller), statement).await? {
+        Some(rows) => Ok(rows),
+        None => Err(refusal(db, caller).await),
+    }
 }
 
 /// The caller's account, if their session is still live: one statement does both.
@@ -75,11 +103,13 @@ pub async fn user_with_hash(db: &Db, caller: Caller) -> Result<(User, String)> {
 
 async fn account_row(db: &Db, caller: Caller) -> Result<Row> {
     let statement = with_me(caller).push(
-        " SELECT u.id, u.email, u.name, u.created_at, u.password_hash FROM me JOIN users u ON u.id = me.user_id",
+        " SELECT u.id, u.email, u.name, u.email_verified, u.created_at, u.password_hash \
+         FROM me JOIN users u ON u.id = me.user_id",
     );
-    db.query_opt(&statement)
-        .await?
-        .ok_or(Error::invalid_token(ENDED))
+    match db.query_opt(&statement).await? {
+        Some(row) => Ok(row),
+        None => Err(refusal(db, caller).await),
+    }
 }
 
 /// A live session as its user sees it.
@@ -105,7 +135,7 @@ pub async fn list(db: &Db, caller: Caller) -> Result<Vec<SessionInfo>> {
     let rows = db.query(&statement).await?;
     // The caller's own session is always among them while it is live.
     if rows.is_empty() {
-        return Err(Error::invalid_token(ENDED));
+        return Err(refusal(db, caller).await);
     }
     rows.iter()
         .map(|row| {
@@ -144,7 +174,7 @@ pub async fn end_some(db: &Db, caller: Caller, which: Ending) -> Result<()> {
         " RETURNING s.id) SELECT EXISTS (SELECT FROM me) AS live, ",
         "(SELECT count(*) FROM ended) AS ended"
     ));
-    let row = while_live(db, &statement).await?;
+    let row = while_live(db, caller, &statement).await?;
     match which {
         Ending::One(_) if row.try_get::<_, i64>("ended")? == 0 => Err(Error::NotFound),
         _ => Ok(()),
@@ -178,7 +208,7 @@ pub async fn change_password(
             // `ended` runs though nothing reads it: a data-modifying WITH always runs to the end.
             "SELECT EXISTS (SELECT FROM me) AS live, EXISTS (SELECT FROM changed) AS done"
         ));
-    outcome(db, &statement).await
+    outcome(db, caller, &statement).await
 }
 
 /// Deletes the caller's account, and with it (ON DELETE CASCADE, same statement) its tasks,
@@ -192,24 +222,24 @@ pub async fn delete_account(db: &Db, caller: Caller, verified_hash: &str) -> Res
             " RETURNING u.id) SELECT EXISTS (SELECT FROM me) AS live, ",
             "EXISTS (SELECT FROM deleted) AS done"
         ));
-    outcome(db, &statement).await
+    outcome(db, caller, &statement).await
 }
 
 /// The one row of a statement over `me` that answers `live`: the session was live when it ran,
 /// or the caller's token is refused.
-async fn while_live(db: &Db, statement: &Statement<'_>) -> Result<Row> {
+async fn while_live(db: &Db, caller: Caller, statement: &Statement<'_>) -> Result<Row> {
     let row = db
         .query_opt(statement)
         .await?
         .ok_or_else(|| Error::Internal("SELECT gave no row".into()))?;
     if !row.try_get::<_, bool>("live")? {
-        return Err(Error::invalid_token(ENDED));
+        return Err(refusal(db, caller).await);
     }
     Ok(row)
 }
 
-async fn outcome(db: &Db, statement: &Statement<'_>) -> Result<Outcome> {
-    let row = while_live(db, statement).await?;
+async fn outcome(db: &Db, caller: Caller, statement: &Statement<'_>) -> Result<Outcome> {
+    let row = while_live(db, caller, statement).await?;
     Ok(if row.try_get("done")? {
         Outcome::Done
     } else {
@@ -303,7 +333,7 @@ const ROTATE: &str = concatcp!(
     )
     SELECT p.session_id, p.spent, p.recent, EXISTS (SELECT FROM issued) AS rotated,
            (SELECT token_hash FROM replayed LIMIT 1) AS replayed, u.id, u.email, u.name,
-           u.created_at
+           u.email_verified, u.created_at
     FROM presented p JOIN users u ON u.id = p.user_id"
 );
 
@@ -340,7 +370,7 @@ pub async fn start(
     let row = row.ok_or_else(|| Error::Internal("INSERT … RETURNING gave no row".into()))?;
     let session = row.try_get("session_id")?;
     Ok(Issued {
-        caller: Caller { user, session },
+        caller: Caller::new(user, session),
         refresh,
     })
 }
@@ -399,10 +429,7 @@ pub async fn refresh(
         return Err(Error::invalid_token(ENDED));
     }
     let user = User::from_row(&row)?;
-    let caller = Caller {
-        user: user.key,
-        session,
-    };
+    let caller = Caller::new(user.key, session);
     Ok((
         user,
         Issued {

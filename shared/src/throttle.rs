@@ -48,6 +48,7 @@ use uuid::Uuid;
 use crate::auth::derived_hmac;
 use crate::db::{Db, Statement};
 use crate::error::{Error, Result};
+use crate::links::Purpose;
 use crate::users::Email;
 
 /// How one kind of key is throttled.
@@ -185,6 +186,19 @@ impl Throttle {
     /// The key a signed-in caller's password confirmation counts against: their session's.
     pub fn confirm_keys(&self, session: Uuid) -> Vec<Key> {
         self.cleared_key(&format!("confirm-session:{session}"), CONFIRM_SESSION)
+    }
+
+    /// The keys that clear an account's signin count, for a password reset: the owner proved
+    /// they read the account's mail, so failures others made on it no longer hold them back.
+    pub fn account_keys(&self, email: &Email) -> Vec<Key> {
+        self.cleared_key(&format!("signin-account:{}", email.as_str()), SIGNIN_ACCOUNT)
+    }
+
+    /// The mail-quota key of an address for one purpose of link (see [`crate::links`]),
+    /// stored as throttle keys are: the address hashed, under the current secret.
+    pub fn mail_keys(&self, purpose: Purpose, address: &str) -> Vec<String> {
+        let purpose = purpose.as_str();
+        vec![self.stored(&format!("mail-{purpose}-address:{address}"))]
     }
 
     /// The key a signup counts against.

@@ -1,11 +1,12 @@
 //! The `signup` Lambda function: wiring only; the handler lives in `shared::handlers::signup`.
+//! Its verification mail goes out after the answer (`shared::mail::deliver`).
 
-use lambda_http::{Error, run, service_fn};
-use shared::{App, handlers::signup};
+use lambda_http::Error;
+use shared::{App, handlers::signup, mail};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::logging::init();
     let app = App::load().await?;
-    run(service_fn(|req| signup::handle(&app, req))).await
+    mail::deliver::run(&app, |req| signup::handle(&app, req)).await
 }

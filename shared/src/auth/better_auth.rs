@@ -63,6 +63,9 @@ struct Claims {
     iat: Option<i64>,
     email: Option<String>,
     name: Option<String>,
+    /// Any JSON: only `true` counts as verified.
+    #[serde(rename = "emailVerified", default)]
+    email_verified: Option<serde_json::Value>,
 }
 
 impl BetterAuth {
@@ -125,6 +128,7 @@ impl BetterAuth {
             // Profile fields that break our rules are left out rather than refusing the user.
             email: claims.email.as_deref().and_then(|e| Email::parse(e).ok()),
             name: DisplayName::parse(claims.name.as_deref()).unwrap_or_default(),
+            email_verified: claims.email_verified == Some(serde_json::Value::Bool(true)),
         })
     }
 }

@@ -42,4 +42,18 @@ fn hmac(key: &[u8]) -> Hmac<Sha256> {
 pub struct Caller {
     pub user: Uuid,
     pub session: Uuid,
+    /// Whether the statements run for this request also require the account's address to be
+    /// verified (`REQUIRE_VERIFIED_EMAIL`, on routes other than the few an unverified account
+    /// may use): checked in the same statement that checks the session.
+    pub verified_email_required: bool,
+}
+
+impl Caller {
+    pub fn new(user: Uuid, session: Uuid) -> Self {
+        Self {
+            user,
+            session,
+            verified_email_required: false,
+        }
+    }
 }

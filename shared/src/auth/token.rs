@@ -186,10 +186,7 @@ impl Tokens {
         }
         let claims = verified.ok_or_else(|| Error::invalid_token(reason(&failure)))?;
         check_issued_at(claims.iat)?;
-        Ok(Caller {
-            user: claims.sub,
-            session: claims.sid,
-        })
+        Ok(Caller::new(claims.sub, claims.sid))
     }
 }
 
@@ -234,10 +231,7 @@ mod tests {
     }
 
     fn caller() -> Caller {
-        Caller {
-            user: Uuid::new_v4(),
-            session: Uuid::new_v4(),
-        }
+        Caller::new(Uuid::new_v4(), Uuid::new_v4())
     }
 
     fn good_claims(user: Uuid) -> Value {

@@ -4,12 +4,16 @@
 pub mod account;
 pub mod create;
 pub mod delete;
+pub mod email;
 pub mod fallback;
+pub mod forgot;
 pub mod get;
 pub mod list;
 pub mod me;
 pub mod password;
 pub mod refresh;
+pub mod resend;
+pub mod reset;
 pub mod revoke;
 pub mod sessions;
 pub mod signin;
@@ -17,6 +21,7 @@ pub mod signout;
 pub mod signup;
 pub mod toggle;
 pub mod update;
+pub mod verify;
 
 use secrecy::SecretString;
 use serde::Serialize;
@@ -31,22 +36,45 @@ use crate::tasks::TaskId;
 use crate::throttle;
 use crate::users::User;
 
+/// Whether a route is closed to accounts that have not verified their address, when
+/// `REQUIRE_VERIFIED_EMAIL` is on. Open: `me`, signout, asking for another verification link
+/// and changing the address (the way out of a mistyped one). Better Auth verifies its own users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    VerifiedEmail,
+    AnyEmail,
+}
+
 /// Who the request's bearer token speaks for: one of our sessions, or, when Better Auth is
-/// configured and the token says it is from there, a Better Auth user.
+/// configured and the token says it is from there, a Better Auth user. Closed to unverified
+/// accounts where that is required.
 async fn identity(app: &App, req: &Request) -> Result<Identity> {
+    identity_behind(app, req, Gate::VerifiedEmail).await
+}
+
+async fn identity_behind(app: &App, req: &Request, gate: Gate) -> Result<Identity> {
     let token = bearer_token(req)?;
     match &app.better_auth {
         Some(better_auth) if better_auth.claims_to_issue(token) => {
             Ok(Identity::BetterAuth(better_auth.verify(token).await?))
         }
-        _ => Ok(Identity::Session(app.tokens.verify(token)?)),
+        _ => {
+            let mut caller = app.tokens.verify(token)?;
+            caller.verified_email_required =
+                gate == Gate::VerifiedEmail && app.email.require_verified;
+            Ok(Identity::Session(caller))
+        }
     }
 }
 
 /// The session a request's token belongs to, for what only our own sessions have: their list,
 /// signout, the password, the account. Better Auth keeps those for its users.
 async fn caller(app: &App, req: &Request) -> Result<Caller> {
-    match identity(app, req).await? {
+    caller_behind(app, req, Gate::VerifiedEmail).await
+}
+
+async fn caller_behind(app: &App, req: &Request, gate: Gate) -> Result<Caller> {
+    match identity_behind(app, req, gate).await? {
         Identity::Session(caller) => Ok(caller),
         Identity::BetterAuth(_) => Err(Error::Forbidden(
             "this account is managed by Better Auth: use it for sessions, password and account",

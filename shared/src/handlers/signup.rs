@@ -1,5 +1,6 @@
-//! `POST /api/auth/signup` `{"email", "password", "name"?}` → 201 session. Signups per address
-//! are throttled with 429 and `Retry-After`.
+//! `POST /api/auth/signup` `{"email", "password", "name"?}` → 201 session, and a link to
+//! `{APP_URL}/verify-email` mailed to the address (after the answer). Signups per address are
+//! throttled with 429 and `Retry-After`.
 
 use std::convert::Infallible;
 
@@ -11,7 +12,9 @@ use crate::error::{Error, Result};
 use crate::http::{
     Body, Method, Request, Response, StatusCode, json_body, respond, source_address,
 };
-use crate::users::{self, DisplayName, Email, NewAccount, NewPassword};
+use crate::links::{LinkToken, Purpose};
+use crate::mail::MailKind;
+use crate::users::{self, DisplayName, Email, NewAccount, NewPassword, SignupLink};
 use crate::validation::{FieldErrors, required};
 use crate::{sessions, throttle};
 
@@ -57,7 +60,18 @@ async fn signup(app: &App, req: Request) -> Result<Response<Body>> {
     let keys = app.throttle.signup_keys(source_address(&req));
     throttle::attempt(&app.db, &keys).await?;
     let hash = app.passwords.hash(account.password.secret()).await?;
-    let user = users::create(&app.db, &account.email, &account.name, &hash).await?;
+    let link = LinkToken::generate()?;
+    let verification = SignupLink {
+        token: &link,
+        address_keys: app.throttle.mail_keys(Purpose::Verify, account.email.as_str()),
+        ttl_seconds: app.email.verify_ttl_seconds,
+    };
+    let (user, link_issued) =
+        users::create(&app.db, &account.email, &account.name, &hash, verification).await?;
+    if link_issued {
+        let link = app.link("verify-email", &link);
+        app.mail(account.email.as_str(), user.key, MailKind::VerifyAddress { link });
+    }
     let device = DeviceToken::generate()?;
     let issued = sessions::start(&app.db, user.key, app.sessions, Some(&device)).await?;
     super::session(app, user, &issued, Some(&device), StatusCode::CREATED)

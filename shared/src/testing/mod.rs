@@ -135,6 +135,11 @@ pub async fn dispatch(app: &App, endpoint: &str, req: Request) -> Response<Body>
         "sessions" => sessions::handle(app, req).await,
         "revoke" => revoke::handle(app, req).await,
         "account" => account::handle(app, req).await,
+        "forgot" => forgot::handle(app, req).await,
+        "reset" => reset::handle(app, req).await,
+        "verify" => verify::handle(app, req).await,
+        "resend" => resend::handle(app, req).await,
+        "email" => email::handle(app, req).await,
         "fallback" => fallback::handle(req).await,
         other => panic!("no endpoint {other}"),
     };

@@ -20,6 +20,8 @@ pub struct LinkedUser {
     /// From the claims, when present and valid by our own rules.
     pub email: Option<Email>,
     pub name: DisplayName,
+    /// Better Auth's `emailVerified` claim: that server verifies its users' addresses.
+    pub email_verified: bool,
 }
 
 impl LinkedUser {
@@ -68,7 +70,7 @@ pub async fn run_as(db: &Db, user: &LinkedUser, statement: &Statement<'_>) -> Re
 /// The user's account as the API shows it: Better Auth's id, email and name from the token.
 pub async fn user(db: &Db, user: &LinkedUser) -> Result<User> {
     let statement = Statement::new(concatcp!(
-        "SELECT id, email, name, created_at FROM users WHERE id = ",
+        "SELECT id, email, name, email_verified, created_at FROM users WHERE id = ",
         BOUND_USER
     ));
     let row = run_as(db, user, &statement)
@@ -78,6 +80,7 @@ pub async fn user(db: &Db, user: &LinkedUser) -> Result<User> {
         .ok_or_else(|| Error::Internal("the bound user has no row".into()))?;
     Ok(User {
         id: user.id(),
+        email_verified: user.email_verified,
         ..User::from_row(&row)?
     })
 }

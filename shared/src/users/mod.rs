@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::db::{Db, Statement};
 use crate::error::{Error, Result};
+use crate::links::{self, LinkToken};
 
 /// An account as the API shows it; never with its password hash.
 #[derive(Debug, Clone, Serialize)]
@@ -26,12 +27,18 @@ pub struct User {
     /// Always set for our own accounts; a Better Auth user's when their token carries one.
     pub email: Option<String>,
     pub name: Option<String>,
+    /// Whether the person proved the address is theirs (a verification link, or a password reset,
+    /// which also came by email); a Better Auth user's as its token says.
+    pub email_verified: bool,
     #[serde(serialize_with = "crate::timestamp::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
+/// The columns [`User::from_row`] reads, for statements over `users`.
+pub const USER_COLUMNS: &str = "id, email, name, email_verified, created_at";
+
 impl User {
-    /// Reads the row's `id`, `email`, `name` and `created_at` columns.
+    /// Reads the row's `id`, `email`, `name`, `email_verified` and `created_at` columns.
     pub(crate) fn from_row(row: &Row) -> Result<Self> {
         let key = row.try_get("id")?;
         Ok(Self {
@@ -39,6 +46,7 @@ impl User {
             id: UserId::Local(key),
             email: row.try_get("email")?,
             name: row.try_get("name")?,
+            email_verified: row.try_get("email_verified")?,
             created_at: row.try_get("created_at")?,
         })
     }
@@ -86,20 +94,38 @@ pub struct PasswordChange {
     pub new: NewPassword,
 }
 
-/// Creates an account; an address already taken, in any case, is [`Error::EmailTaken`].
+/// The verification link a new account's address gets, issued by the statement that creates
+/// the account (see [`crate::links`]).
+pub struct SignupLink<'a> {
+    pub token: &'a LinkToken,
+    /// The address's mail-quota keys.
+    pub address_keys: Vec<String>,
+    pub ttl_seconds: u64,
+}
+
+/// Creates an account and its verification link, in one statement; an address already taken,
+/// in any case, is [`Error::EmailTaken`]. Answers the account, and whether the link was issued
+/// (the address's mail quota may be spent).
 pub async fn create(
     db: &Db,
     email: &Email,
     name: &DisplayName,
     password_hash: &str,
-) -> Result<User> {
-    let statement = Statement::new("INSERT INTO users (email, name, password_hash) VALUES (")
-        .bind(email.as_str(), Type::TEXT)
-        .push(", ")
-        .bind(name.as_deref(), Type::TEXT)
-        .push(", ")
-        .bind(password_hash, Type::TEXT)
-        .push(") RETURNING id, email, name, created_at");
+    link: SignupLink<'_>,
+) -> Result<(User, bool)> {
+    let created =
+        Statement::new("WITH created AS (INSERT INTO users (email, name, password_hash) VALUES (")
+            .bind(email.as_str(), Type::TEXT)
+            .push(", ")
+            .bind(name.as_deref(), Type::TEXT)
+            .push(", ")
+            .bind(password_hash, Type::TEXT)
+            .push(") RETURNING ")
+            .push(USER_COLUMNS)
+            .push(")");
+    let statement =
+        links::signup_verification(created, link.address_keys, link.token, link.ttl_seconds)
+            .push(" SELECT created.*, EXISTS (SELECT FROM issued) AS link_issued FROM created");
     let row = db.query_opt(&statement).await.map_err(|e| {
         if e.code() == Some(&SqlState::UNIQUE_VIOLATION)
             && e.constraint() == Some("users_email_key")
@@ -110,7 +136,7 @@ pub async fn create(
         }
     })?;
     let row = row.ok_or_else(|| Error::Internal("INSERT … RETURNING gave no row".into()))?;
-    User::from_row(&row)
+    Ok((User::from_row(&row)?, row.try_get("link_issued")?))
 }
 
 /// An account as signin finds it: with its password hash, and whether the device token the
@@ -129,7 +155,7 @@ pub async fn find_for_signin(
     device_hash: Option<&[u8]>,
 ) -> Result<Option<SigninAccount>> {
     let statement = Statement::new(
-        "SELECT id, email, name, created_at, password_hash, EXISTS (SELECT FROM devices d \
+        "SELECT id, email, name, email_verified, created_at, password_hash, EXISTS (SELECT FROM devices d \
          WHERE d.user_id = users.id AND d.expires_at > now() AND d.token_hash = ",
     )
     .bind(device_hash, Type::BYTEA)

@@ -446,10 +446,7 @@ async fn me_with_a_rejected_token_says_invalid_token() {
 #[tokio::test]
 async fn a_token_for_a_session_that_never_existed_is_refused() {
     let app = app();
-    let caller = Caller {
-        user: uuid::Uuid::new_v4(),
-        session: uuid::Uuid::new_v4(),
-    };
+    let caller = Caller::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
     let token = app.tokens.issue(caller).unwrap().token;
     assert_error(
         get_me(&app, Some(&token)).await,

@@ -20,6 +20,7 @@ fn newcomer(email: &str) -> Identity {
         subject: Uuid::new_v4().simple().to_string(),
         email: Some(Email::parse(email).unwrap()),
         name: DisplayName::parse(Some("Ada")).unwrap(),
+        email_verified: true,
     })
 }
 

@@ -133,10 +133,7 @@ async fn an_unreachable_database_answers_503_quickly_without_details() {
     .parse()
     .unwrap();
     let app = App::new(&settings).unwrap();
-    let caller = Caller {
-        user: Uuid::new_v4(),
-        session: Uuid::new_v4(),
-    };
+    let caller = Caller::new(Uuid::new_v4(), Uuid::new_v4());
     let token = app.tokens.issue(caller).unwrap().token;
 
     let started = Instant::now();
@@ -285,10 +282,7 @@ async fn a_server_that_accepts_but_never_answers_gets_503_at_the_deadline() {
         .unwrap();
     settings.statement_timeout = Duration::from_secs(1);
     let app = App::new(&settings).unwrap();
-    let caller = Caller {
-        user: Uuid::new_v4(),
-        session: Uuid::new_v4(),
-    };
+    let caller = Caller::new(Uuid::new_v4(), Uuid::new_v4());
     let token = app.tokens.issue(caller).unwrap().token;
     for _ in 0..2 {
         let started = Instant::now();

@@ -14,6 +14,7 @@ mod http_contract;
 mod logs;
 mod migrations;
 mod properties;
+mod recovery;
 mod row_security;
 mod sessions;
 mod ssm;

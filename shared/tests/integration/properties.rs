@@ -66,7 +66,7 @@ proptest! {
         replacement in "[A-Za-z0-9_.-]",
     ) {
         let tokens = tokens();
-        let caller = Caller { user: Uuid::new_v4(), session: Uuid::new_v4() };
+        let caller = Caller::new(Uuid::new_v4(), Uuid::new_v4());
         let genuine = tokens.issue(caller).unwrap().token;
         let i = at.index(genuine.len());
         prop_assume!(genuine[i..i + 1] != replacement);

@@ -119,10 +119,7 @@ async fn a_session_of_another_user_does_not_bind() {
     let (alice, bob) = (signup(&app).await, signup(&app).await);
     let bobs = app.tokens.verify(&bob.token).unwrap();
     // Alice's id with Bob's session: the pair must match a live session row.
-    let forged = Caller {
-        user: alice.id,
-        session: bobs.session,
-    };
+    let forged = Caller::new(alice.id, bobs.session);
     let bound = app
         .db
         .guarded(&sessions::binding(forged), &Statement::new("SELECT 1"))

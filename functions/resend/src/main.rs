@@ -1,0 +1,12 @@
+//! The `resend` Lambda function: wiring only; the handler lives in `shared::handlers::resend`.
+//! Its mail goes out after the answer (`shared::mail::deliver`).
+
+use lambda_http::Error;
+use shared::{App, handlers::resend, mail};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    shared::logging::init();
+    let app = App::load().await?;
+    mail::deliver::run(&app, |req| resend::handle(&app, req)).await
+}

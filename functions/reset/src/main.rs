@@ -1,0 +1,12 @@
+//! The `reset` Lambda function: wiring only; the handler lives in `shared::handlers::reset`.
+//! Its mail goes out after the answer (`shared::mail::deliver`).
+
+use lambda_http::Error;
+use shared::{App, handlers::reset, mail};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    shared::logging::init();
+    let app = App::load().await?;
+    mail::deliver::run(&app, |req| reset::handle(&app, req)).await
+}

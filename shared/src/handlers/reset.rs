@@ -1,0 +1,53 @@
+//! `POST /api/auth/password/reset` `{"token", "new_password"}` → 204. The token is a reset
+//! link's; the new password follows signup's rules. At once: the password is replaced, every
+//! session of the account ends (access and refresh tokens refused from the next request), its
+//! device tokens and its account-wide signin count are cleared, its address counts as verified
+//! (the link came to it), and a notice goes to the address. A wrong, used, expired or replaced
+//! link is 422 on `token`, and nothing changes.
+
+use std::convert::Infallible;
+
+use serde::Deserialize;
+
+use crate::App;
+use crate::error::{Error, Result};
+use crate::http::{Body, Method, Request, Response, json_body, no_content, respond};
+use crate::links;
+use crate::mail::MailKind;
+use crate::throttle;
+use crate::users::{Email, NewPassword};
+use crate::validation::{FieldErrors, required};
+
+#[derive(Deserialize)]
+struct ResetBody {
+    token: Option<String>,
+    new_password: Option<String>,
+}
+
+pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
+    respond(req, &[Method::POST], |req| reset(app, req)).await
+}
+
+async fn reset(app: &App, req: Request) -> Result<Response<Body>> {
+    let body: ResetBody = json_body(&req)?;
+    let mut errors = FieldErrors::default();
+    let token = errors.check("token", required(body.token));
+    // The account is unknown until the link is spent: the password is checked against the
+    // common and breached lists, not against the account's email and name.
+    let password = errors.check(
+        "new_password",
+        required(body.new_password).and_then(|p| NewPassword::parse(p, &[])),
+    );
+    let (Some(token), Some(password)) = (token, password) else {
+        return Err(Error::Validation(errors));
+    };
+    let token = links::presented(&token)?;
+    let hash = app.passwords.hash(password.secret()).await?;
+    let recipient = links::spend_reset(&app.db, &token, &hash).await?;
+    tracing::info!(user = %recipient.user, "password reset; every session ended");
+    if let Ok(email) = Email::parse(&recipient.email) {
+        throttle::succeeded(&app.db, &app.throttle.account_keys(&email)).await?;
+    }
+    app.mail(&recipient.email, recipient.user, MailKind::PasswordChanged);
+    Ok(no_content())
+}
