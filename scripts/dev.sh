@@ -7,12 +7,18 @@ cd "$root"
 . scripts/tools.sh
 ensure_tools
 
+own_db="" maildev_pid=""
+cleanup() {
+  [ -z "$maildev_pid" ] || kill "$maildev_pid" 2>/dev/null || true
+  [ -z "$own_db" ] || scripts/local-db.sh stop
+}
+trap cleanup EXIT
 if [ -z "${DATABASE_URL:-}" ]; then
   # Migrations run as the owner; the functions log in as their own, non-owning role.
   MIGRATION_DATABASE_URL=$(scripts/local-db.sh start)
   DATABASE_URL=$(scripts/local-db.sh app-url "$MIGRATION_DATABASE_URL")
   export MIGRATION_DATABASE_URL
-  trap 'scripts/local-db.sh stop' EXIT
+  own_db=1
   echo "dev: private PostgreSQL at $DATABASE_URL" >&2
 fi
 if [ -z "${JWT_SECRET:-}" ]; then
@@ -24,8 +30,24 @@ fi
 SIGNUPS_PER_ADDRESS=${SIGNUPS_PER_ADDRESS:-10000}
 export DATABASE_URL JWT_SECRET SIGNUPS_PER_ADDRESS
 
+# Mail (verification, password reset): to SMTP_URL when set, else to a local MailDev whose web
+# inbox shows every message (MAIL_SMTP_PORT, MAIL_WEB_PORT).
+inbox=""
+if [ -z "${SMTP_URL:-}" ]; then
+  ensure_maildev
+  smtp_port=${MAIL_SMTP_PORT:-1025} web_port=${MAIL_WEB_PORT:-1080}
+  "$root/tools/maildev/node_modules/.bin/maildev" --ip 127.0.0.1 --web-ip 127.0.0.1 \
+    --smtp "$smtp_port" --web "$web_port" --silent >"$root/target/maildev.log" 2>&1 &
+  maildev_pid=$!
+  SMTP_URL="smtp://127.0.0.1:$smtp_port"
+  inbox="http://127.0.0.1:$web_port"
+fi
+EMAIL_FROM=${EMAIL_FROM:-"Todo <no-reply@todo.localhost>"}
+export SMTP_URL EMAIL_FROM
+
 cargo run -q -p shared --bin migrate
 echo "dev: serving the API at http://127.0.0.1:${PORT:-9000} (Ctrl-C stops everything)" >&2
+[ -z "$inbox" ] || echo "dev: mail goes to the inbox at $inbox" >&2
 # WATCH_ARGS: extra `cargo lambda watch` flags; make test passes --ignore-changes, so nothing
 # written during a run (caches, reports) restarts a function mid-request.
 # shellcheck disable=SC2086

@@ -44,3 +44,13 @@ apt_install() {
 ensure_node() { command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm; }
 # Debian's own Chromium: test tools' browser downloads do not work on these machines.
 ensure_chromium() { command -v chromium >/dev/null || apt_install chromium; }
+
+# MailDev (npm, pinned in tools/maildev): the SMTP server and web inbox `make dev` sends mail to.
+ensure_maildev() {
+  ensure_node
+  local dir="$root/tools/maildev"
+  if [ ! -x "$dir/node_modules/.bin/maildev" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    echo "tools: installing MailDev into tools/maildev (npm)" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}

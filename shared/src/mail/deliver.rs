@@ -1,23 +1,27 @@
 //! Sending an invocation's mail after its answer has gone out.
 //!
-//! Lambda freezes an execution environment once the runtime and every extension have asked for
-//! the next event. An internal extension (registered by this process, subscribed to `INVOKE`)
-//! gets each invocation too; it waits for the mail the handler queued, sends it, and only then
-//! asks for its next event. The answer is posted by the runtime as soon as the handler returns,
-//! so no answer waits on a mail server, and every answer takes as long whether it queued mail
-//! or not: the time of `forgot` says nothing about who has an account.
+//! The handler only queues mail; when it returns, the runtime posts the answer and the queue
+//! goes to a courier task that sends it. Lambda would freeze the execution environment as soon
+//! as the runtime asks for the next event, so the function also registers an internal extension
+//! (subscribed to `INVOKE`): Lambda waits for every extension to ask for its next event too, and
+//! this one asks only once the courier has sent the invocation's mail (AWS's documented way to
+//! work after the response). So no answer waits on a mail server, and every answer takes as long
+//! whether it queued mail or not: the time of `forgot` says nothing about who has an account.
+//! (`cargo lambda watch` may not tell the extension of an invocation that started its function;
+//! locally nothing freezes, and the courier sends the mail all the same.)
 //!
 //! Nothing is lost silently: a send that fails is retried twice (within the invocation's
 //! deadline), then logged at ERROR as `mail_failed` with the reason; the person can ask again
-//! (the link was issued; a new one replaces it).
+//! (a new link replaces the one that did not arrive).
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_extension::{Extension, LambdaEvent, NextEvent};
-use lambda_http::{Body, Request, Response, service_fn};
-use tokio::sync::{Mutex, mpsc};
+use lambda_http::{Body, Request, RequestExt, Response, service_fn};
+use tokio::sync::{Notify, mpsc};
 
 use super::message::render;
 use super::{Mail, Sender};
@@ -27,8 +31,18 @@ use crate::App;
 const BACKOFF: [Duration; 2] = [Duration::from_millis(250), Duration::from_secs(1)];
 /// Kept free before the invocation's deadline: an attempt that cannot finish is not begun.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(6);
+/// Invocations whose mail is out but whose `INVOKE` the extension has not seen (yet, or ever,
+/// under an emulator): only the latest are remembered.
+const REMEMBERED: usize = 64;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// One invocation's mail, by its request id.
+struct Batch {
+    request_id: String,
+    deadline: SystemTime,
+    mails: Vec<Mail>,
+}
 
 /// Runs `handler` as the function, with the mail it queues in `app.outbox` sent after each
 /// answer (see the module's documentation). The mail settings are read first (see
@@ -41,19 +55,19 @@ where
     let sender = Sender::from_env()
         .await
         .inspect_err(|error| tracing::error!(%error, "mail configuration failed; not starting"))?;
-    let (queue, queued) = mpsc::unbounded_channel::<Vec<Mail>>();
-    let courier = Arc::new(Courier {
-        sender,
-        queued: Mutex::new(queued),
-    });
+    let sent = Arc::new(Sent::default());
+    let (queue, queued) = mpsc::unbounded_channel::<Batch>();
+    tokio::spawn(courier(sender, queued, Arc::clone(&sent)));
+    let waiting = Arc::clone(&sent);
     let extension = Extension::new()
         .with_extension_name("mail")
         .with_events(&["INVOKE"])
         .with_events_processor(lambda_extension::service_fn(move |event: LambdaEvent| {
-            let courier = Arc::clone(&courier);
+            let sent = Arc::clone(&waiting);
             async move {
                 if let NextEvent::Invoke(invoke) = event.next {
-                    courier.deliver_next(invoke.deadline_ms).await;
+                    let deadline = UNIX_EPOCH + Duration::from_millis(invoke.deadline_ms);
+                    sent.wait_for(&invoke.request_id, deadline).await;
                 }
                 Ok::<(), Infallible>(())
             }
@@ -62,13 +76,19 @@ where
         .register()
         .await?;
     let queue = &queue;
-    let function = service_fn(move |req| {
+    let function = service_fn(move |req: Request| {
+        let context = req.lambda_context_ref().map(|c| (c.request_id.clone(), c.deadline));
         let answer = handler(req);
         async move {
             let response = answer.await;
-            // Exactly one batch per invocation, even an empty one: the extension waits for it.
-            // The receiver lives as long as the process, so this cannot fail.
-            let _ = queue.send(app.outbox.take());
+            let (request_id, deadline_ms) = context.unwrap_or_default();
+            // One batch per invocation, even an empty one: the extension waits for it. The
+            // courier lives as long as the process, so this cannot fail.
+            let _ = queue.send(Batch {
+                request_id,
+                deadline: UNIX_EPOCH + Duration::from_millis(deadline_ms),
+                mails: app.outbox.take(),
+            });
             response
         }
     });
@@ -76,21 +96,63 @@ where
     Ok(())
 }
 
-struct Courier {
-    sender: Sender,
-    queued: Mutex<mpsc::UnboundedReceiver<Vec<Mail>>>,
+/// Sends each batch as it comes, then says so.
+async fn courier(sender: Sender, mut queued: mpsc::UnboundedReceiver<Batch>, sent: Arc<Sent>) {
+    while let Some(batch) = queued.recv().await {
+        for mail in &batch.mails {
+            send(&sender, mail, batch.deadline).await;
+        }
+        sent.done(batch.request_id);
+    }
 }
 
-impl Courier {
-    /// Waits for the mail of the invocation under way, and sends it.
-    async fn deliver_next(&self, deadline_ms: u64) {
-        let Some(batch) = self.queued.lock().await.recv().await else {
-            return;
-        };
-        let deadline = UNIX_EPOCH + Duration::from_millis(deadline_ms);
-        for mail in batch {
-            send(&self.sender, &mail, deadline).await;
+/// The invocations whose mail has gone out, for the extension to wait on.
+#[derive(Default)]
+struct Sent {
+    done: Mutex<VecDeque<String>>,
+    changed: Notify,
+}
+
+impl Sent {
+    fn done(&self, request_id: String) {
+        let mut done = self.lock();
+        if done.len() == REMEMBERED {
+            done.pop_front();
         }
+        done.push_back(request_id);
+        drop(done);
+        self.changed.notify_waiters();
+    }
+
+    /// Until the mail of `request_id` is out, or the invocation's deadline is near.
+    async fn wait_for(&self, request_id: &str, deadline: SystemTime) {
+        let patience = deadline
+            .duration_since(SystemTime::now())
+            .unwrap_or_default()
+            .saturating_sub(Duration::from_millis(500));
+        let out = async {
+            loop {
+                // Enabled before the check: a notice between the check and the wait is not lost.
+                let changed = self.changed.notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                {
+                    let mut done = self.lock();
+                    if let Some(at) = done.iter().position(|id| id == request_id) {
+                        done.remove(at);
+                        return;
+                    }
+                }
+                changed.await;
+            }
+        };
+        if tokio::time::timeout(patience, out).await.is_err() {
+            tracing::warn!(request_id, "the invocation's mail was not out before its deadline");
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<String>> {
+        self.done.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -60,7 +60,7 @@ async fn signup_returns_the_user_and_a_bearer_token_that_me_accepts() {
     let fields: Vec<&String> = body["user"].as_object().unwrap().keys().collect();
     assert_eq!(
         fields,
-        ["created_at", "email", "id", "name"],
+        ["created_at", "email", "email_verified", "id", "name"],
         "no hash, nothing else"
     );
 
