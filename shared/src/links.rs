@@ -17,7 +17,7 @@ use crate::auth::{Caller, RefreshToken};
 use crate::db::{Db, Statement};
 use crate::error::{Error, Result};
 use crate::sessions;
-use crate::users::Email;
+use crate::users::{DisplayName, Email, USER_COLUMNS, User};
 use crate::validation::FieldErrors;
 
 /// A link's token: a refresh token's shape and storage.
@@ -186,17 +186,47 @@ pub async fn issue_verification(
     issued(db, &statement).await
 }
 
-/// A verification link for a new account's address, in the statement that creates it (see
-/// `users::create`), which is `WITH created AS (INSERT ... RETURNING ...)` and adds its
-/// `SELECT`; `issued` has a row when the link was issued.
-pub fn signup_verification<'a>(
-    created: Statement<'a>,
-    address_keys: Vec<String>,
-    token: &'a LinkToken,
-    ttl_seconds: u64,
-) -> Statement<'a> {
-    let account = created.push(", account AS (SELECT id, email FROM created)");
-    issue(account, address_keys, token, Purpose::Verify, ttl_seconds)
+/// The verification link a new account's address gets (see [`create_account`]).
+pub struct SignupLink<'a> {
+    pub token: &'a LinkToken,
+    /// The address's mail-quota keys.
+    pub address_keys: Vec<String>,
+    pub ttl_seconds: u64,
+}
+
+/// Creates an account and its verification link, in one statement; an address already taken,
+/// in any case, is [`Error::EmailTaken`]. Answers the account, and whether the link was issued
+/// (the address's mail quota may be spent).
+pub async fn create_account(
+    db: &Db,
+    email: &Email,
+    name: &DisplayName,
+    password_hash: &str,
+    link: SignupLink<'_>,
+) -> Result<(User, bool)> {
+    let account =
+        Statement::new("WITH created AS (INSERT INTO users (email, name, password_hash) VALUES (")
+            .bind(email.as_str(), Type::TEXT)
+            .push(", ")
+            .bind(name.as_deref(), Type::TEXT)
+            .push(", ")
+            .bind(password_hash, Type::TEXT)
+            .push(") RETURNING ")
+            .push(USER_COLUMNS)
+            .push("), account AS (SELECT id, email FROM created)");
+    let statement = issue(account, link.address_keys, link.token, Purpose::Verify, link.ttl_seconds)
+        .push(" SELECT created.*, EXISTS (SELECT FROM issued) AS link_issued FROM created");
+    let row = db.query_opt(&statement).await.map_err(|e| {
+        if e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+            && e.constraint() == Some("users_email_key")
+        {
+            Error::EmailTaken
+        } else {
+            Error::Database(e)
+        }
+    })?;
+    let row = row.ok_or_else(|| Error::Internal("INSERT … RETURNING gave no row".into()))?;
+    Ok((User::from_row(&row)?, row.try_get("link_issued")?))
 }
 
 /// A link to `new_email` that moves the caller's account there, when used.

@@ -8,5 +8,5 @@ use shared::{App, handlers::forgot, mail};
 async fn main() -> Result<(), Error> {
     shared::logging::init();
     let app = App::load().await?;
-    mail::deliver::run(&app, |req| forgot::handle(&app, req)).await
+    mail::deliver::run(&app.outbox, |req| forgot::handle(&app, req)).await
 }

@@ -8,5 +8,5 @@ use shared::{App, handlers::reset, mail};
 async fn main() -> Result<(), Error> {
     shared::logging::init();
     let app = App::load().await?;
-    mail::deliver::run(&app, |req| reset::handle(&app, req)).await
+    mail::deliver::run(&app.outbox, |req| reset::handle(&app, req)).await
 }

@@ -8,5 +8,5 @@ use shared::{App, handlers::signup, mail};
 async fn main() -> Result<(), Error> {
     shared::logging::init();
     let app = App::load().await?;
-    mail::deliver::run(&app, |req| signup::handle(&app, req)).await
+    mail::deliver::run(&app.outbox, |req| signup::handle(&app, req)).await
 }

@@ -12,9 +12,9 @@ use crate::error::{Error, Result};
 use crate::http::{
     Body, Method, Request, Response, StatusCode, json_body, respond, source_address,
 };
-use crate::links::{LinkToken, Purpose};
+use crate::links::{self, LinkToken, Purpose, SignupLink};
 use crate::mail::MailKind;
-use crate::users::{self, DisplayName, Email, NewAccount, NewPassword, SignupLink};
+use crate::users::{DisplayName, Email, NewAccount, NewPassword};
 use crate::validation::{FieldErrors, required};
 use crate::{sessions, throttle};
 
@@ -67,7 +67,7 @@ async fn signup(app: &App, req: Request) -> Result<Response<Body>> {
         ttl_seconds: app.email.verify_ttl_seconds,
     };
     let (user, link_issued) =
-        users::create(&app.db, &account.email, &account.name, &hash, verification).await?;
+        links::create_account(&app.db, &account.email, &account.name, &hash, verification).await?;
     if link_issued {
         let link = app.link("verify-email", &link);
         app.mail(account.email.as_str(), user.key, MailKind::VerifyAddress { link });

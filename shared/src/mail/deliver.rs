@@ -24,8 +24,7 @@ use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use tokio::sync::{Notify, mpsc};
 
 use super::message::render;
-use super::{Mail, Sender};
-use crate::App;
+use super::{Mail, Outbox, Sender};
 
 /// Between attempts at one message: a mail server's brief refusal, a dropped connection.
 const BACKOFF: [Duration; 2] = [Duration::from_millis(250), Duration::from_secs(1)];
@@ -44,10 +43,10 @@ struct Batch {
     mails: Vec<Mail>,
 }
 
-/// Runs `handler` as the function, with the mail it queues in `app.outbox` sent after each
-/// answer (see the module's documentation). The mail settings are read first (see
+/// Runs `handler` as the function, with the mail it queues in `outbox` (the app's) sent after
+/// each answer (see the module's documentation). The mail settings are read first (see
 /// [`Sender::from_env`]): without them the function does not start.
-pub async fn run<'a, F, Fut>(app: &'a App, handler: F) -> Result<(), BoxError>
+pub async fn run<'a, F, Fut>(outbox: &'a Outbox, handler: F) -> Result<(), BoxError>
 where
     F: Fn(Request) -> Fut,
     Fut: Future<Output = Result<Response<Body>, Infallible>> + Send + 'a,
@@ -87,7 +86,7 @@ where
             let _ = queue.send(Batch {
                 request_id,
                 deadline: UNIX_EPOCH + Duration::from_millis(deadline_ms),
-                mails: app.outbox.take(),
+                mails: outbox.take(),
             });
             response
         }

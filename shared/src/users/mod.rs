@@ -9,13 +9,11 @@ use secrecy::SecretString;
 use serde::Serialize;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
-use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 use crate::db::{Db, Statement};
-use crate::error::{Error, Result};
-use crate::links::{self, LinkToken};
+use crate::error::Result;
 
 /// An account as the API shows it; never with its password hash.
 #[derive(Debug, Clone, Serialize)]
@@ -92,51 +90,6 @@ pub struct Credentials {
 pub struct PasswordChange {
     pub current: SecretString,
     pub new: NewPassword,
-}
-
-/// The verification link a new account's address gets, issued by the statement that creates
-/// the account (see [`crate::links`]).
-pub struct SignupLink<'a> {
-    pub token: &'a LinkToken,
-    /// The address's mail-quota keys.
-    pub address_keys: Vec<String>,
-    pub ttl_seconds: u64,
-}
-
-/// Creates an account and its verification link, in one statement; an address already taken,
-/// in any case, is [`Error::EmailTaken`]. Answers the account, and whether the link was issued
-/// (the address's mail quota may be spent).
-pub async fn create(
-    db: &Db,
-    email: &Email,
-    name: &DisplayName,
-    password_hash: &str,
-    link: SignupLink<'_>,
-) -> Result<(User, bool)> {
-    let created =
-        Statement::new("WITH created AS (INSERT INTO users (email, name, password_hash) VALUES (")
-            .bind(email.as_str(), Type::TEXT)
-            .push(", ")
-            .bind(name.as_deref(), Type::TEXT)
-            .push(", ")
-            .bind(password_hash, Type::TEXT)
-            .push(") RETURNING ")
-            .push(USER_COLUMNS)
-            .push(")");
-    let statement =
-        links::signup_verification(created, link.address_keys, link.token, link.ttl_seconds)
-            .push(" SELECT created.*, EXISTS (SELECT FROM issued) AS link_issued FROM created");
-    let row = db.query_opt(&statement).await.map_err(|e| {
-        if e.code() == Some(&SqlState::UNIQUE_VIOLATION)
-            && e.constraint() == Some("users_email_key")
-        {
-            Error::EmailTaken
-        } else {
-            Error::Database(e)
-        }
-    })?;
-    let row = row.ok_or_else(|| Error::Internal("INSERT … RETURNING gave no row".into()))?;
-    Ok((User::from_row(&row)?, row.try_get("link_issued")?))
 }
 
 /// An account as signin finds it: with its password hash, and whether the device token the
