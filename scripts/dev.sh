@@ -31,11 +31,15 @@ SIGNUPS_PER_ADDRESS=${SIGNUPS_PER_ADDRESS:-10000}
 export DATABASE_URL JWT_SECRET SIGNUPS_PER_ADDRESS
 
 # Mail (verification, password reset): to SMTP_URL when set, else to a local MailDev whose web
-# inbox shows every message (MAIL_SMTP_PORT, MAIL_WEB_PORT).
+# inbox shows every message: SMTP on 1025, inbox on 1080 (MAIL_SMTP_PORT, MAIL_WEB_PORT); with
+# another PORT, on PORT+10000 and PORT+20000, so that several make devs (tests) can run at once.
 inbox=""
 if [ -z "${SMTP_URL:-}" ]; then
   ensure_maildev
-  smtp_port=${MAIL_SMTP_PORT:-1025} web_port=${MAIL_WEB_PORT:-1080}
+  api_port=${PORT:-9000}
+  if [ "$api_port" = 9000 ]; then smtp_default=1025 web_default=1080
+  else smtp_default=$((api_port + 10000)) web_default=$((api_port + 20000)); fi
+  smtp_port=${MAIL_SMTP_PORT:-$smtp_default} web_port=${MAIL_WEB_PORT:-$web_default}
   "$root/tools/maildev/node_modules/.bin/maildev" --ip 127.0.0.1 --web-ip 127.0.0.1 \
     --smtp "$smtp_port" --web "$web_port" --silent >"$root/target/maildev.log" 2>&1 &
   maildev_pid=$!

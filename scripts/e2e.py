@@ -4,6 +4,7 @@
 Usage: scripts/e2e.py http://127.0.0.1:9000  (standard library only)
   E2E_SECRETS_FILE=path  writes every password and token it used, for the log scan
   E2E_DB_CTL=scripts/local-db.sh  also restarts the database under the running functions
+  E2E_INBOX=http://127.0.0.1:1080  the web inbox (MailDev) of the SMTP server make dev sends to
 """
 import atexit
 import json
@@ -62,7 +63,10 @@ def wait_until_up(deadline_s=300):
                          ("/api/tasks", "GET"), ("/api/tasks", "POST"), ("/api/tasks/1", "GET"),
                          ("/api/tasks/1", "PUT"), ("/api/tasks/1", "DELETE"), ("/api/tasks/1/complete", "PATCH"),
                          ("/api/auth/password", "POST"), ("/api/auth/sessions", "GET"),
-                         ("/api/auth/sessions", "DELETE"), ("/api/auth/me", "DELETE"), ("/", "GET")]:
+                         ("/api/auth/sessions", "DELETE"), ("/api/auth/me", "DELETE"), ("/", "GET"),
+                         ("/api/auth/password/forgot", "POST"), ("/api/auth/password/reset", "POST"),
+                         ("/api/auth/email/verify", "POST"), ("/api/auth/email/verify/resend", "POST"),
+                         ("/api/auth/email", "POST")]:
         while True:
             try:
                 status, _, body = request(method, path)
@@ -387,6 +391,83 @@ class Api(unittest.TestCase):
         self.assertEqual(statuses, [200] * 20)
         _, _, after = request("GET", f"/api/tasks/{task['id']}", token=token)
         self.assertFalse(after["completed"], "20 flips leave it as it was")
+
+
+INBOX = os.environ.get("E2E_INBOX", "http://127.0.0.1:1080")
+
+
+def mails_to(address):
+    """The messages MailDev holds for `address`, oldest first."""
+    with urllib.request.urlopen(f"{INBOX}/api/email", timeout=10) as resp:
+        mails = json.loads(resp.read())
+    return [m for m in mails if any(to["address"] == address for to in m["to"])]
+
+
+def mail(address, subject, deadline_s=20):
+    """Waits for a message to `address` with `subject`, and returns it with its link's token."""
+    start = time.time()
+    while time.time() - start < deadline_s:
+        found = [m for m in mails_to(address) if m["subject"] == subject]
+        if found:
+            message = found[-1]
+            tokens = re.findall(r"\?token=([A-Za-z0-9_-]+)", message["text"])
+            if tokens:
+                SECRETS.add(tokens[0])
+            return message, (tokens[0] if tokens else None)
+        time.sleep(0.2)
+    raise AssertionError(f"no mail {subject!r} to {address} within {deadline_s}s: {mails_to(address)}")
+
+
+class AccountRecovery(unittest.TestCase):
+    """Through make dev and its real SMTP server (MailDev), as a frontend and a person do."""
+
+    def test_a_forgotten_password_is_reset_by_mail_and_every_old_session_ends(self):
+        email, _, token = signup()
+        status, _, body = request("POST", "/api/auth/password/forgot", {"email": email})
+        self.assertEqual((status, body["detail"].startswith("if an account")), (202, True))
+        message, link_token = mail(email, "Reset your password")
+        self.assertIn(f"/reset-password?token={link_token}", message["text"])
+        self.assertIn(link_token, message["html"])
+        self.assertTrue(message["headers"].get("message-id"), message["headers"])
+        new_password = "an entirely new passphrase"
+        SECRETS.add(new_password)
+        status, _, _ = request("POST", "/api/auth/password/reset", {"token": link_token, "new_password": new_password})
+        self.assertEqual(status, 204)
+        self.assertEqual(request("GET", "/api/auth/me", token=token)[0], 401)
+        self.assertEqual(request("POST", "/api/auth/signin", {"email": email, "password": PASSWORD})[0], 401)
+        status, _, session = request("POST", "/api/auth/signin", {"email": email, "password": new_password})
+        self.assertEqual((status, session["user"]["email_verified"]), (200, True))
+        mail(email, "Your password was changed")
+        status, _, body = request("POST", "/api/auth/password/reset", {"token": link_token, "new_password": new_password})
+        self.assertEqual((status, body["error"]["code"]), (422, "validation_failed"))
+
+    def test_an_unknown_address_gets_the_same_answer_and_no_mail(self):
+        unknown = f"nobody-{uuid.uuid4().hex}@example.com"
+        email, _, _ = signup()
+        answers = [request("POST", "/api/auth/password/forgot", {"email": e}) for e in (email, unknown)]
+        self.assertEqual([(s, b) for s, _, b in answers][0], [(s, b) for s, _, b in answers][1])
+        mail(email, "Reset your password")
+        self.assertEqual(mails_to(unknown), [])
+
+    def test_signup_mails_a_link_that_verifies_the_address(self):
+        email, _, token = signup()
+        _, link_token = mail(email, "Confirm your email address")
+        self.assertEqual(request("GET", "/api/auth/me", token=token)[2]["user"]["email_verified"], False)
+        self.assertEqual(request("POST", "/api/auth/email/verify", {"token": link_token})[0], 204)
+        self.assertEqual(request("GET", "/api/auth/me", token=token)[2]["user"]["email_verified"], True)
+
+    def test_an_address_change_waits_for_the_link_to_the_new_address(self):
+        email, _, token = signup()
+        new = f"e2e-new-{uuid.uuid4().hex}@example.com"
+        status, _, _ = request("POST", "/api/auth/email", {"new_email": new, "password": PASSWORD}, token)
+        self.assertEqual(status, 202)
+        notice, _ = mail(email, "Your email address is about to change")
+        self.assertIn(new, notice["text"])
+        _, link_token = mail(new, "Confirm your new email address")
+        self.assertEqual(request("GET", "/api/auth/me", token=token)[2]["user"]["email"], email)
+        self.assertEqual(request("POST", "/api/auth/email/verify", {"token": link_token})[0], 204)
+        user = request("GET", "/api/auth/me", token=token)[2]["user"]
+        self.assertEqual((user["email"], user["email_verified"]), (new, True))
 
 
 if __name__ == "__main__":

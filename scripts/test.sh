@@ -102,6 +102,8 @@ log="$root/target/e2e-watch.log"
 secrets="$root/target/e2e-secrets.txt"
 # The functions at TRACE (one console setting in AWS), so the log scan below covers what the most
 # verbose logs would show; the emulator itself at DEBUG.
+# Its mail goes to make dev's own MailDev, whose inbox is at PORT+20000 (scripts/dev.sh).
+inbox_port=$((port + 20000))
 AWS_LAMBDA_LOG_LEVEL=TRACE RUST_LOG=debug JWT_SECRET="end-to-end-tests-secret-of-at-least-32-bytes" BCRYPT_COST=4 PORT="$port" \
   BETTER_AUTH_URL="$better_auth_url" WATCH_ARGS=--ignore-changes setsid scripts/dev.sh >"$log" 2>&1 &
 watch_pid=$!
@@ -112,7 +114,8 @@ psql -q "${MIGRATION_DATABASE_URL:-$DATABASE_URL}" -c "DELETE FROM throttles"
 db_ctl=""
 # The restart test needs the database the functions use to be ours to restart.
 if [ -n "$own_db" ]; then db_ctl="$root/scripts/local-db.sh"; fi
-if ! E2E_SECRETS_FILE="$secrets" E2E_DB_CTL="$db_ctl" python3 scripts/e2e.py "$base"; then
+if ! E2E_SECRETS_FILE="$secrets" E2E_DB_CTL="$db_ctl" E2E_INBOX="http://127.0.0.1:$inbox_port" \
+  python3 scripts/e2e.py "$base"; then
   echo "--- make dev log (last 60 lines)" >&2
   tail -n 60 "$log" >&2
   exit 1

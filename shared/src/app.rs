@@ -101,7 +101,9 @@ impl App {
                 segments.pop_if_empty().push(page);
             })
             .unwrap_or_default();
-        url.query_pairs_mut().clear().append_pair("token", token.expose());
+        url.query_pairs_mut()
+            .clear()
+            .append_pair("token", token.expose());
         url.into()
     }
 

@@ -163,10 +163,12 @@ pub async fn issue_reset(
     token: &LinkToken,
     ttl_seconds: u64,
 ) -> Result<Option<Recipient>> {
-    let account = Statement::new("WITH account AS (SELECT id, email FROM users WHERE lower(email) = lower(")
-        .bind(email.as_str(), Type::TEXT)
-        .push(") AND password_hash IS NOT NULL)");
-    let statement = issue(account, address_keys, token, Purpose::Reset, ttl_seconds).push(RECIPIENT);
+    let account =
+        Statement::new("WITH account AS (SELECT id, email FROM users WHERE lower(email) = lower(")
+            .bind(email.as_str(), Type::TEXT)
+            .push(") AND password_hash IS NOT NULL)");
+    let statement =
+        issue(account, address_keys, token, Purpose::Reset, ttl_seconds).push(RECIPIENT);
     issued(db, &statement).await
 }
 
@@ -182,7 +184,8 @@ pub async fn issue_verification(
         ", account AS (SELECT u.id, u.email FROM me JOIN users u ON u.id = me.user_id \
          WHERE NOT u.email_verified AND u.email IS NOT NULL)",
     );
-    let statement = issue(account, address_keys, token, Purpose::Verify, ttl_seconds).push(RECIPIENT);
+    let statement =
+        issue(account, address_keys, token, Purpose::Verify, ttl_seconds).push(RECIPIENT);
     issued(db, &statement).await
 }
 
@@ -214,8 +217,14 @@ pub async fn create_account(
             .push(") RETURNING ")
             .push(USER_COLUMNS)
             .push("), account AS (SELECT id, email FROM created)");
-    let statement = issue(account, link.address_keys, link.token, Purpose::Verify, link.ttl_seconds)
-        .push(" SELECT created.*, EXISTS (SELECT FROM issued) AS link_issued FROM created");
+    let statement = issue(
+        account,
+        link.address_keys,
+        link.token,
+        Purpose::Verify,
+        link.ttl_seconds,
+    )
+    .push(" SELECT created.*, EXISTS (SELECT FROM issued) AS link_issued FROM created");
     let row = db.query_opt(&statement).await.map_err(|e| {
         if e.code() == Some(&SqlState::UNIQUE_VIOLATION)
             && e.constraint() == Some("users_email_key")
@@ -242,7 +251,8 @@ pub async fn issue_change(
         .push(", account AS (SELECT me.user_id AS id, ")
         .bind(new_email.as_str(), Type::TEXT)
         .push("::text AS email FROM me)");
-    let statement = issue(account, address_keys, token, Purpose::Change, ttl_seconds).push(RECIPIENT);
+    let statement =
+        issue(account, address_keys, token, Purpose::Change, ttl_seconds).push(RECIPIENT);
     issued(db, &statement).await
 }
 
@@ -275,7 +285,10 @@ pub async fn spend_reset(db: &Db, token: &LinkToken, new_hash: &str) -> Result<R
         .arg(token.hash(), Type::BYTEA)
         .arg(new_hash, Type::TEXT);
     let row = db.query_opt(&statement).await?.ok_or_else(|| {
-        tracing::info!(reason = "unknown, used, expired or replaced", "reset link refused");
+        tracing::info!(
+            reason = "unknown, used, expired or replaced",
+            "reset link refused"
+        );
         unusable()
     })?;
     Ok(Recipient {
@@ -320,7 +333,10 @@ pub async fn spend_verification(db: &Db, token: &LinkToken) -> Result<()> {
     })?;
     let row = row.ok_or_else(|| Error::Internal("SELECT gave no row".into()))?;
     if !row.try_get::<_, bool>("found")? {
-        tracing::info!(reason = "unknown, used, expired or replaced", "verification link refused");
+        tracing::info!(
+            reason = "unknown, used, expired or replaced",
+            "verification link refused"
+        );
         return Err(unusable());
     }
     if row.try_get::<_, bool>("taken")? {

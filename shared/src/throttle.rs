@@ -191,7 +191,10 @@ impl Throttle {
     /// The keys that clear an account's signin count, for a password reset: the owner proved
     /// they read the account's mail, so failures others made on it no longer hold them back.
     pub fn account_keys(&self, email: &Email) -> Vec<Key> {
-        self.cleared_key(&format!("signin-account:{}", email.as_str()), SIGNIN_ACCOUNT)
+        self.cleared_key(
+            &format!("signin-account:{}", email.as_str()),
+            SIGNIN_ACCOUNT,
+        )
     }
 
     /// The mail-quota key of an address for one purpose of link (see [`crate::links`]),

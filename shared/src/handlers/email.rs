@@ -59,7 +59,11 @@ async fn change(app: &App, req: Request) -> Result<Response<Body>> {
         let link = app.link("verify-email", &token);
         app.mail(&to.email, to.user, MailKind::ConfirmNewAddress { link });
         let new_address = new_email.as_str().to_owned();
-        app.mail(&old, to.user, MailKind::AddressChangeRequested { new_address });
+        app.mail(
+            &old,
+            to.user,
+            MailKind::AddressChangeRequested { new_address },
+        );
     }
     let detail = "a link to confirm the change is on its way to the new address";
     json(StatusCode::ACCEPTED, &json!({ "detail": detail }))

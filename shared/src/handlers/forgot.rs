@@ -41,7 +41,11 @@ async fn forgot(app: &App, req: Request) -> Result<Response<Body>> {
     let ttl = app.email.reset_ttl_seconds;
     if let Some(recipient) = links::issue_reset(&app.db, &email, keys, &token, ttl).await? {
         let link = app.link("reset-password", &token);
-        app.mail(&recipient.email, recipient.user, MailKind::ResetPassword { link });
+        app.mail(
+            &recipient.email,
+            recipient.user,
+            MailKind::ResetPassword { link },
+        );
     }
     json(StatusCode::ACCEPTED, &json!({ "detail": ACCEPTED }))
 }

@@ -63,14 +63,20 @@ async fn signup(app: &App, req: Request) -> Result<Response<Body>> {
     let link = LinkToken::generate()?;
     let verification = SignupLink {
         token: &link,
-        address_keys: app.throttle.mail_keys(Purpose::Verify, account.email.as_str()),
+        address_keys: app
+            .throttle
+            .mail_keys(Purpose::Verify, account.email.as_str()),
         ttl_seconds: app.email.verify_ttl_seconds,
     };
     let (user, link_issued) =
         links::create_account(&app.db, &account.email, &account.name, &hash, verification).await?;
     if link_issued {
         let link = app.link("verify-email", &link);
-        app.mail(account.email.as_str(), user.key, MailKind::VerifyAddress { link });
+        app.mail(
+            account.email.as_str(),
+            user.key,
+            MailKind::VerifyAddress { link },
+        );
     }
     let device = DeviceToken::generate()?;
     let issued = sessions::start(&app.db, user.key, app.sessions, Some(&device)).await?;

@@ -76,7 +76,9 @@ where
         .await?;
     let queue = &queue;
     let function = service_fn(move |req: Request| {
-        let context = req.lambda_context_ref().map(|c| (c.request_id.clone(), c.deadline));
+        let context = req
+            .lambda_context_ref()
+            .map(|c| (c.request_id.clone(), c.deadline));
         let answer = handler(req);
         async move {
             let response = answer.await;
@@ -146,12 +148,17 @@ impl Sent {
             }
         };
         if tokio::time::timeout(patience, out).await.is_err() {
-            tracing::warn!(request_id, "the invocation's mail was not out before its deadline");
+            tracing::warn!(
+                request_id,
+                "the invocation's mail was not out before its deadline"
+            );
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<String>> {
-        self.done.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.done
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

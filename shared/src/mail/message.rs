@@ -117,7 +117,10 @@ pub fn render(mail: &Mail, from: &Mailbox) -> Result<Message, lettre::error::Err
 }
 
 fn paragraphs(lines: &[String]) -> String {
-    lines.iter().map(|l| format!("<p>{}</p>", escape(l))).collect()
+    lines
+        .iter()
+        .map(|l| format!("<p>{}</p>", escape(l)))
+        .collect()
 }
 
 /// Text as HTML: addresses and links come from people, and must stay text.
@@ -154,12 +157,21 @@ mod tests {
     fn a_reset_mail_carries_its_headers_and_the_link_in_both_parts() {
         let link = "https://app.example/reset-password?token=abc_DEF-123";
         let message = formatted(MailKind::ResetPassword { link: link.into() });
-        for header in ["From: Todo <no-reply@todo.example>", "To: ada@example.com", "Subject: Reset your password", "Date: ", "Message-ID: <"] {
+        for header in [
+            "From: Todo <no-reply@todo.example>",
+            "To: ada@example.com",
+            "Subject: Reset your password",
+            "Date: ",
+            "Message-ID: <",
+        ] {
             assert!(message.contains(header), "{header} missing in\n{message}");
         }
         assert!(message.contains("@todo.example>"), "{message}");
         assert!(message.contains("multipart/alternative"), "{message}");
-        assert!(message.contains("text/plain") && message.contains("text/html"), "{message}");
+        assert!(
+            message.contains("text/plain") && message.contains("text/html"),
+            "{message}"
+        );
         // The plain part as written (the HTML part may be quoted-printable; the inbox test reads it).
         assert!(message.contains(&format!("\r\n{link}\r\n")), "{message}");
     }
@@ -169,7 +181,10 @@ mod tests {
         let message = formatted(MailKind::AddressChangeRequested {
             new_address: "<b>x</b>@example.com".into(),
         });
-        assert!(message.contains("&lt;b&gt;x&lt;/b&gt;@example.com"), "{message}");
+        assert!(
+            message.contains("&lt;b&gt;x&lt;/b&gt;@example.com"),
+            "{message}"
+        );
         assert!(!message.contains("<b>x</b>@example.com</p>"), "{message}");
     }
 }

@@ -70,6 +70,8 @@ impl Outbox {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Mail>> {
         // A panic while holding the lock cannot leave a Vec half-pushed: the queue is still good.
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -78,7 +78,11 @@ impl Sender {
                     .map_err(|e| format!("SES: {e}"))?;
                 let to = message.envelope().to().iter().map(ToString::to_string);
                 ses.send_email()
-                    .destination(Destination::builder().set_to_addresses(Some(to.collect())).build())
+                    .destination(
+                        Destination::builder()
+                            .set_to_addresses(Some(to.collect()))
+                            .build(),
+                    )
                     .content(EmailContent::builder().raw(raw).build())
                     .send()
                     .await
@@ -134,7 +138,9 @@ mod tests {
         assert!(smtp("smtp://localhost:1025").is_ok());
         assert!(smtp("smtps://mail.example.com").is_ok());
         assert!(smtp("smtp://mail.example.com:587?tls=required").is_ok());
-        let refused = smtp("smtp://user:hunter2@mail.example.com:25").err().unwrap();
+        let refused = smtp("smtp://user:hunter2@mail.example.com:25")
+            .err()
+            .unwrap();
         assert!(refused.to_string().contains("plain text"), "{refused}");
         assert!(!refused.to_string().contains("hunter2"), "{refused}");
         assert!(smtp("http://mail.example.com").is_err());

@@ -30,7 +30,11 @@ async fn an_email_stored_before_nfc_signs_in_as_typed_and_its_nfc_twin_cannot_si
     let app = App::new(&settings).unwrap();
     let (decomposed, composed) = ("e\u{301}mile@example.com", "\u{e9}mile@example.com");
     // As an account made before signup normalised what people type was stored.
-    let hash = app.passwords.hash(&PASSWORD.to_owned().into()).await.unwrap();
+    let hash = app
+        .passwords
+        .hash(&PASSWORD.to_owned().into())
+        .await
+        .unwrap();
     owner
         .execute(
             "INSERT INTO users (email, password_hash) VALUES ($1, $2)",

@@ -69,8 +69,8 @@ async fn me(app: &App, token: &str) -> (StatusCode, Value) {
 }
 
 async fn signin_status(app: &App, email: &str, password: &str) -> StatusCode {
-    let req = call(Method::POST, "/api/auth/signin")
-        .json(json!({"email": email, "password": password}));
+    let req =
+        call(Method::POST, "/api/auth/signin").json(json!({"email": email, "password": password}));
     send(app, "signin", req).await.status()
 }
 
@@ -86,7 +86,11 @@ async fn forget_quota(app: &App, email: &str) {
     for purpose in [Purpose::Reset, Purpose::Verify, Purpose::Change] {
         keys.extend(app.throttle.mail_keys(purpose, email));
         if let Some(row) = &owner {
-            keys.push(format!("mail-{}-account:{}", purpose.as_str(), row.get::<_, Uuid>(0)));
+            keys.push(format!(
+                "mail-{}-account:{}",
+                purpose.as_str(),
+                row.get::<_, Uuid>(0)
+            ));
         }
     }
     admin()
@@ -116,7 +120,11 @@ async fn signup_mails_a_verification_link_that_verifies_the_address_once() {
     assert_eq!(verify(&app, &token).await.status(), StatusCode::NO_CONTENT);
     let (_, body) = me(&app, &account.token).await;
     assert_eq!(body["user"]["email_verified"], true, "{body}");
-    let body = assert_error(verify(&app, &token).await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    let body = assert_error(
+        verify(&app, &token).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
     assert!(body["error"]["details"]["token"].is_string(), "{body}");
 }
 
@@ -125,12 +133,29 @@ async fn a_malformed_or_unknown_link_token_is_refused_with_the_contracts_error()
     let app = app();
     for token in ["", "x", &"A".repeat(43), "../../etc/passwd"] {
         let response = verify(&app, token).await;
-        assert_error(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_error(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        );
         let response = reset(&app, token, NEW_PASSWORD).await;
-        assert_error(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_error(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        );
     }
-    let response = send(&app, "verify", call(Method::POST, "/api/auth/email/verify").json(json!({}))).await;
-    assert_error(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    let response = send(
+        &app,
+        "verify",
+        call(Method::POST, "/api/auth/email/verify").json(json!({})),
+    )
+    .await;
+    assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
 }
 
 #[tokio::test]
@@ -173,7 +198,11 @@ async fn forgot_refuses_a_body_without_a_valid_email() {
     for body in [json!({}), json!({"email": "nobody"}), json!({"email": 7})] {
         let req = call(Method::POST, "/api/auth/password/forgot").json(body);
         let response = send(&app, "forgot", req).await;
-        assert!(response.status().is_client_error(), "{:?}", response.status());
+        assert!(
+            response.status().is_client_error(),
+            "{:?}",
+            response.status()
+        );
     }
     assert!(app.outbox.take().is_empty());
 }
@@ -186,24 +215,45 @@ async fn a_reset_ends_every_session_and_only_the_new_password_signs_in_after() {
     forgot(&app, &account.email).await;
     let token = link_in(&app.outbox.take(), &account.email, reset_link);
 
-    assert_eq!(reset(&app, &token, NEW_PASSWORD).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        reset(&app, &token, NEW_PASSWORD).await.status(),
+        StatusCode::NO_CONTENT
+    );
     let mails = app.outbox.take();
     assert_eq!(mails.len(), 1, "{mails:?}");
-    assert_eq!((mails[0].to.as_str(), &mails[0].kind), (account.email.as_str(), &MailKind::PasswordChanged));
+    assert_eq!(
+        (mails[0].to.as_str(), &mails[0].kind),
+        (account.email.as_str(), &MailKind::PasswordChanged)
+    );
     for token in [&account.token, &other_token] {
-        assert_invalid_token(send(&app, "me", call(Method::GET, "/api/auth/me").token(token)).await);
+        assert_invalid_token(
+            send(&app, "me", call(Method::GET, "/api/auth/me").token(token)).await,
+        );
     }
     for refresh_token in [&account.refresh_token, &other_refresh] {
-        let req = call(Method::POST, "/api/auth/refresh").json(json!({"refresh_token": refresh_token}));
-        assert_eq!(send(&app, "refresh", req).await.status(), StatusCode::UNAUTHORIZED);
+        let req =
+            call(Method::POST, "/api/auth/refresh").json(json!({"refresh_token": refresh_token}));
+        assert_eq!(
+            send(&app, "refresh", req).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
-    assert_eq!(signin_status(&app, &account.email, PASSWORD).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        signin_status(&app, &account.email, PASSWORD).await,
+        StatusCode::UNAUTHORIZED
+    );
     let (token, _) = sign_in(&app, &account.email, NEW_PASSWORD).await;
     let (_, body) = me(&app, &token).await;
-    assert_eq!(body["user"]["email_verified"], true, "the link came to the address: {body}");
+    assert_eq!(
+        body["user"]["email_verified"], true,
+        "the link came to the address: {body}"
+    );
     let devices: i64 = admin()
         .await
-        .query_one("SELECT count(*) FROM devices WHERE user_id = $1", &[&account.id])
+        .query_one(
+            "SELECT count(*) FROM devices WHERE user_id = $1",
+            &[&account.id],
+        )
         .await
         .unwrap()
         .get(0);
@@ -221,12 +271,30 @@ async fn a_reset_link_works_once_and_a_newer_one_replaces_it() {
     let second = link_in(&app.outbox.take(), &account.email, reset_link);
 
     let response = reset(&app, &first, NEW_PASSWORD).await;
-    assert_error(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-    assert_eq!(signin_status(&app, &account.email, PASSWORD).await, StatusCode::OK, "nothing changed");
-    assert_eq!(reset(&app, &second, NEW_PASSWORD).await.status(), StatusCode::NO_CONTENT);
+    assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    assert_eq!(
+        signin_status(&app, &account.email, PASSWORD).await,
+        StatusCode::OK,
+        "nothing changed"
+    );
+    assert_eq!(
+        reset(&app, &second, NEW_PASSWORD).await.status(),
+        StatusCode::NO_CONTENT
+    );
     let response = reset(&app, &second, "yet another long passphrase").await;
-    assert_error(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-    assert_eq!(signin_status(&app, &account.email, NEW_PASSWORD).await, StatusCode::OK);
+    assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    assert_eq!(
+        signin_status(&app, &account.email, NEW_PASSWORD).await,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -243,9 +311,20 @@ async fn an_expired_reset_link_is_refused_and_changes_nothing() {
         )
         .await
         .unwrap();
-    assert_error(reset(&app, &token, NEW_PASSWORD).await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-    assert_eq!(me(&app, &account.token).await.0, StatusCode::OK, "the session lives on");
-    assert_eq!(signin_status(&app, &account.email, PASSWORD).await, StatusCode::OK);
+    assert_error(
+        reset(&app, &token, NEW_PASSWORD).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    assert_eq!(
+        me(&app, &account.token).await.0,
+        StatusCode::OK,
+        "the session lives on"
+    );
+    assert_eq!(
+        signin_status(&app, &account.email, PASSWORD).await,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -254,9 +333,19 @@ async fn a_reset_with_a_weak_password_is_refused_and_leaves_the_link_usable() {
     let account = account(&app).await;
     forgot(&app, &account.email).await;
     let token = link_in(&app.outbox.take(), &account.email, reset_link);
-    let body = assert_error(reset(&app, &token, "password").await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-    assert!(body["error"]["details"]["new_password"].is_string(), "{body}");
-    assert_eq!(reset(&app, &token, NEW_PASSWORD).await.status(), StatusCode::NO_CONTENT);
+    let body = assert_error(
+        reset(&app, &token, "password").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    assert!(
+        body["error"]["details"]["new_password"].is_string(),
+        "{body}"
+    );
+    assert_eq!(
+        reset(&app, &token, NEW_PASSWORD).await.status(),
+        StatusCode::NO_CONTENT
+    );
 }
 
 #[tokio::test]
@@ -266,13 +355,20 @@ async fn a_reset_clears_the_accounts_signin_throttle() {
     // Failures from many addresses: the account-wide key blocks.
     let mut blocked = false;
     for _ in 0..15 {
-        blocked |= signin_status(&app, &account.email, "wrong password!").await == StatusCode::TOO_MANY_REQUESTS;
+        blocked |= signin_status(&app, &account.email, "wrong password!").await
+            == StatusCode::TOO_MANY_REQUESTS;
     }
     assert!(blocked);
     forgot(&app, &account.email).await;
     let token = link_in(&app.outbox.take(), &account.email, reset_link);
-    assert_eq!(reset(&app, &token, NEW_PASSWORD).await.status(), StatusCode::NO_CONTENT);
-    assert_eq!(signin_status(&app, &account.email, NEW_PASSWORD).await, StatusCode::OK);
+    assert_eq!(
+        reset(&app, &token, NEW_PASSWORD).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        signin_status(&app, &account.email, NEW_PASSWORD).await,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -290,7 +386,10 @@ async fn mail_to_one_address_is_limited_to_one_a_minute_and_five_an_hour() {
             .execute(
                 "UPDATE mail_quotas SET last_sent_at = last_sent_at - interval '61 seconds' \
                  WHERE key = ANY($1) OR key = $2",
-                &[&app.throttle.mail_keys(Purpose::Reset, &account.email), &format!("mail-reset-account:{}", account.id)],
+                &[
+                    &app.throttle.mail_keys(Purpose::Reset, &account.email),
+                    &format!("mail-reset-account:{}", account.id),
+                ],
             )
             .await
             .unwrap();
@@ -312,13 +411,23 @@ async fn resend_mails_a_new_link_only_while_the_address_is_unverified() {
     let second = link_in(&app.outbox.take(), &account.email, verify_link);
     assert_ne!(first, second);
     // The newer link replaces the first.
-    assert_error(verify(&app, &first).await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_error(
+        verify(&app, &first).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
     assert_eq!(verify(&app, &second).await.status(), StatusCode::NO_CONTENT);
     forget_quota(&app, &account.email).await;
-    assert_eq!(send(&app, "resend", resend()).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        send(&app, "resend", resend()).await.status(),
+        StatusCode::ACCEPTED
+    );
     assert!(app.outbox.take().is_empty(), "verified: nothing to send");
     let unauthenticated = call(Method::POST, "/api/auth/email/verify/resend");
-    assert_eq!(send(&app, "resend", unauthenticated).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        send(&app, "resend", unauthenticated).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 fn strict_app() -> App {
@@ -336,39 +445,89 @@ fn strict_app() -> App {
 }
 
 #[tokio::test]
-async fn with_verified_email_required_an_unverified_account_may_only_verify_resend_read_me_change_address_and_sign_out() {
+async fn with_verified_email_required_an_unverified_account_may_only_verify_resend_read_me_change_address_and_sign_out()
+ {
     let app = strict_app();
     let account = signup(&app).await;
     let token = link_in(&app.outbox.take(), &account.email, verify_link);
     let t = account.token.as_str();
     let closed = [
         ("list", call(Method::GET, "/api/tasks").token(t)),
-        ("create", call(Method::POST, "/api/tasks").token(t).json(json!({"title": "x"}))),
-        ("get", call(Method::GET, "/api/tasks/1").token(t).path_param("id", 1)),
+        (
+            "create",
+            call(Method::POST, "/api/tasks")
+                .token(t)
+                .json(json!({"title": "x"})),
+        ),
+        (
+            "get",
+            call(Method::GET, "/api/tasks/1")
+                .token(t)
+                .path_param("id", 1),
+        ),
         ("sessions", call(Method::GET, "/api/auth/sessions").token(t)),
-        ("revoke", call(Method::DELETE, "/api/auth/sessions").token(t)),
-        ("password", call(Method::POST, "/api/auth/password").token(t)
-            .json(json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD}))),
-        ("account", call(Method::DELETE, "/api/auth/me").token(t).json(json!({"password": PASSWORD}))),
+        (
+            "revoke",
+            call(Method::DELETE, "/api/auth/sessions").token(t),
+        ),
+        (
+            "password",
+            call(Method::POST, "/api/auth/password")
+                .token(t)
+                .json(json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD})),
+        ),
+        (
+            "account",
+            call(Method::DELETE, "/api/auth/me")
+                .token(t)
+                .json(json!({"password": PASSWORD})),
+        ),
     ];
     for (endpoint, req) in closed {
-        let body = assert_error(send(&app, endpoint, req).await, StatusCode::FORBIDDEN, "email_unverified");
-        assert!(body["detail"].as_str().unwrap().contains("verify"), "{endpoint}: {body}");
+        let body = assert_error(
+            send(&app, endpoint, req).await,
+            StatusCode::FORBIDDEN,
+            "email_unverified",
+        );
+        assert!(
+            body["detail"].as_str().unwrap().contains("verify"),
+            "{endpoint}: {body}"
+        );
     }
     assert_eq!(me(&app, t).await.0, StatusCode::OK);
     let resend = call(Method::POST, "/api/auth/email/verify/resend").token(t);
-    assert_eq!(send(&app, "resend", resend).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        send(&app, "resend", resend).await.status(),
+        StatusCode::ACCEPTED
+    );
 
     assert_eq!(verify(&app, &token).await.status(), StatusCode::NO_CONTENT);
     let (status, body) = read(send(&app, "list", call(Method::GET, "/api/tasks").token(t)).await);
     assert_eq!(status, StatusCode::OK, "{body}");
     // An ended session is still 401, not 403.
     let other = signup(&app).await;
-    send(&app, "signout", call(Method::POST, "/api/auth/signout").token(&other.token)).await;
-    assert_invalid_token(send(&app, "list", call(Method::GET, "/api/tasks").token(&other.token)).await);
+    send(
+        &app,
+        "signout",
+        call(Method::POST, "/api/auth/signout").token(&other.token),
+    )
+    .await;
+    assert_invalid_token(
+        send(
+            &app,
+            "list",
+            call(Method::GET, "/api/tasks").token(&other.token),
+        )
+        .await,
+    );
 }
 
-async fn change_email(app: &App, account: &Account, new_email: &str, password: &str) -> lambda_http::Response<lambda_http::Body> {
+async fn change_email(
+    app: &App,
+    account: &Account,
+    new_email: &str,
+    password: &str,
+) -> lambda_http::Response<lambda_http::Body> {
     let req = call(Method::POST, "/api/auth/email")
         .token(&account.token)
         .json(json!({"new_email": new_email, "password": password}));
@@ -380,21 +539,41 @@ async fn an_address_change_applies_only_when_the_link_to_the_new_address_is_used
     let app = app();
     let account = account(&app).await;
     let new_email = unique_email();
-    let (status, body) = read(change_email(&app, &account, &new_email.to_uppercase(), PASSWORD).await);
+    let (status, body) =
+        read(change_email(&app, &account, &new_email.to_uppercase(), PASSWORD).await);
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let mails = app.outbox.take();
     assert_eq!(mails.len(), 2, "{mails:?}");
     let token = link_in(&mails, &new_email, verify_link);
     assert!(mails.iter().any(|m| m.to == account.email
-        && m.kind == MailKind::AddressChangeRequested { new_address: new_email.clone() }));
+        && m.kind
+            == MailKind::AddressChangeRequested {
+                new_address: new_email.clone()
+            }));
     let (_, body) = me(&app, &account.token).await;
-    assert_eq!(body["user"]["email"], account.email.as_str(), "not before the link: {body}");
+    assert_eq!(
+        body["user"]["email"],
+        account.email.as_str(),
+        "not before the link: {body}"
+    );
 
     assert_eq!(verify(&app, &token).await.status(), StatusCode::NO_CONTENT);
     let (_, body) = me(&app, &account.token).await;
-    assert_eq!((body["user"]["email"].as_str(), body["user"]["email_verified"].as_bool()), (Some(new_email.as_str()), Some(true)));
-    assert_eq!(signin_status(&app, &new_email, PASSWORD).await, StatusCode::OK);
-    assert_eq!(signin_status(&app, &account.email, PASSWORD).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        (
+            body["user"]["email"].as_str(),
+            body["user"]["email_verified"].as_bool()
+        ),
+        (Some(new_email.as_str()), Some(true))
+    );
+    assert_eq!(
+        signin_status(&app, &new_email, PASSWORD).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        signin_status(&app, &account.email, PASSWORD).await,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -404,8 +583,14 @@ async fn an_address_change_to_an_address_taken_meanwhile_is_refused_when_the_lin
     let wanted = unique_email();
     change_email(&app, &account, &wanted, PASSWORD).await;
     let token = link_in(&app.outbox.take(), &wanted, verify_link);
-    shared::testing::signup_as(&app, wanted.clone()).await.unwrap();
-    assert_error(verify(&app, &token).await, StatusCode::CONFLICT, "email_taken");
+    shared::testing::signup_as(&app, wanted.clone())
+        .await
+        .unwrap();
+    assert_error(
+        verify(&app, &token).await,
+        StatusCode::CONFLICT,
+        "email_taken",
+    );
     let (_, body) = me(&app, &account.token).await;
     assert_eq!(body["user"]["email"], account.email.as_str(), "{body}");
 }
@@ -417,9 +602,17 @@ async fn an_address_change_needs_the_password_and_a_new_valid_address() {
     let response = change_email(&app, &account, &unique_email(), "not the password").await;
     assert_error(response, StatusCode::UNAUTHORIZED, "invalid_credentials");
     let response = change_email(&app, &account, "not an address", PASSWORD).await;
-    assert_error(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
     let response = change_email(&app, &account, &account.email, PASSWORD).await;
-    assert_error(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
     assert!(app.outbox.take().is_empty());
 }
 
@@ -433,7 +626,11 @@ async fn an_address_change_voids_the_links_sent_to_the_old_address() {
     change_email(&app, &account, &new_email, PASSWORD).await;
     let token = link_in(&app.outbox.take(), &new_email, verify_link);
     assert_eq!(verify(&app, &token).await.status(), StatusCode::NO_CONTENT);
-    assert_error(reset(&app, &reset_token, NEW_PASSWORD).await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_error(
+        reset(&app, &reset_token, NEW_PASSWORD).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
 }
 
 #[tokio::test]
@@ -444,9 +641,22 @@ async fn the_owner_of_an_address_takes_back_an_account_someone_else_registered_w
     let victim_email = squatter.email.clone();
     forgot(&app, &victim_email).await;
     let token = link_in(&app.outbox.take(), &victim_email, reset_link);
-    assert_eq!(reset(&app, &token, NEW_PASSWORD).await.status(), StatusCode::NO_CONTENT);
-    assert_invalid_token(send(&app, "me", call(Method::GET, "/api/auth/me").token(&squatter.token)).await);
-    assert_eq!(signin_status(&app, &victim_email, PASSWORD).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        reset(&app, &token, NEW_PASSWORD).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_invalid_token(
+        send(
+            &app,
+            "me",
+            call(Method::GET, "/api/auth/me").token(&squatter.token),
+        )
+        .await,
+    );
+    assert_eq!(
+        signin_status(&app, &victim_email, PASSWORD).await,
+        StatusCode::UNAUTHORIZED
+    );
     let (token, _) = sign_in(&app, &victim_email, NEW_PASSWORD).await;
     assert_eq!(me(&app, &token).await.1["user"]["email_verified"], true);
 }
