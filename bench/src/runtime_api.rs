@@ -1,7 +1,8 @@
 //! One Lambda execution environment, as far as a function can tell: its process, started with
 //! Lambda's environment variables, and the Runtime API it polls for one invocation at a time
-//! (`next`, `response`, `error`, `init/error`). Invocations come from a queue the environment
-//! shares with its siblings in a [`crate::pool::Pool`].
+//! (`next`, `response`, `error`, `init/error`), with the Extensions API's `register` and `next`
+//! for an internal extension (the functions that send mail register one). Invocations come from
+//! a queue the environment shares with its siblings in a [`crate::pool::Pool`].
 
 use std::convert::Infallible;
 use std::path::PathBuf;
@@ -22,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 const PREFIX: &str = "/2018-06-01/runtime";
+const EXTENSION_PREFIX: &str = "/2020-01-01/extension";
 
 /// How to start an instance of a function.
 #[derive(Clone)]
@@ -74,6 +76,9 @@ struct State {
     init_error: OnceLock<String>,
     current: Mutex<Option<(String, Instant, oneshot::Sender<Outcome>)>>,
     requests: AtomicU64,
+    /// Where `INVOKE` events go once an extension has registered, and where it reads them.
+    extension: Mutex<Option<mpsc::UnboundedSender<String>>>,
+    extension_events: tokio::sync::Mutex<Option<mpsc::UnboundedReceiver<String>>>,
 }
 
 pub struct Instance {
@@ -107,6 +112,8 @@ impl Instance {
             init_error: OnceLock::new(),
             current: Mutex::new(None),
             requests: AtomicU64::new(0),
+            extension: Mutex::new(None),
+            extension_events: tokio::sync::Mutex::new(None),
         });
         let server = tokio::spawn(serve(listener, state.clone()));
         let mut command = Command::new(&spec.program);
@@ -217,6 +224,9 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_owned();
+    if let Some(call) = path.strip_prefix(EXTENSION_PREFIX) {
+        return Ok(extension(&state, req.method(), call).await);
+    }
     let Some(call) = path.strip_prefix(PREFIX) else {
         return Ok(answer(StatusCode::NOT_FOUND, ""));
     };
@@ -287,6 +297,15 @@ async fn next(state: &State) -> Response<Full<Bytes>> {
     if let Ok(mut current) = state.current.lock() {
         *current = Some((id.clone(), Instant::now(), reply));
     }
+    if let Some(extension) = state.extension.lock().ok().and_then(|e| e.clone()) {
+        let event = serde_json::json!({
+            "eventType": "INVOKE",
+            "deadlineMs": deadline as u64,
+            "requestId": id,
+            "invokedFunctionArn": "arn:aws:lambda:eu-central-1:000000000000:function:bench",
+        });
+        let _ = extension.send(event.to_string());
+    }
     let mut response = answer(StatusCode::OK, event);
     let headers = response.headers_mut();
     let mut set = |name: &'static str, value: String| {
@@ -306,4 +325,38 @@ async fn next(state: &State) -> Response<Full<Bytes>> {
         "Root=1-00000000-000000000000000000000000;Sampled=0".into(),
     );
     response
+}
+
+/// The Extensions API, for one internal extension: `register`, then `event/next`, which blocks
+/// until the runtime is handed an invocation and answers its `INVOKE` event.
+async fn extension(state: &State, method: &Method, call: &str) -> Response<Full<Bytes>> {
+    match (method, call) {
+        (&Method::POST, "/register") => {
+            let (events, received) = mpsc::unbounded_channel();
+            if let Ok(mut extension) = state.extension.lock() {
+                *extension = Some(events);
+            }
+            *state.extension_events.lock().await = Some(received);
+            let body =
+                r#"{"functionName":"bench","functionVersion":"$LATEST","handler":"bootstrap"}"#;
+            let mut response = answer(StatusCode::OK, body);
+            response.headers_mut().insert(
+                "lambda-extension-identifier",
+                "bench-extension".parse().unwrap_or_else(|_| unreachable!()),
+            );
+            response
+        }
+        (&Method::GET, "/event/next") => {
+            let mut events = state.extension_events.lock().await;
+            let next = match events.as_mut() {
+                Some(events) => events.recv().await,
+                None => None,
+            };
+            match next {
+                Some(event) => answer(StatusCode::OK, event),
+                None => answer(StatusCode::FORBIDDEN, "no extension registered"),
+            }
+        }
+        _ => answer(StatusCode::NOT_FOUND, ""),
+    }
 }
