@@ -31,11 +31,12 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 export DATABASE_URL
 cargo run -q --locked -p shared --bin migrate
-# moto's server mode stands in for SSM; the SDK reaches it through its endpoint override.
+# moto's server mode stands in for SSM and SES; the SDK reaches it through its endpoint overrides.
 moto_port=${MOTO_PORT:-5123}
 python3 -m moto.server -H 127.0.0.1 -p "$moto_port" >"$root/target/moto.log" 2>&1 &
 moto_pid=$!
-export AWS_ENDPOINT_URL_SSM="http://127.0.0.1:$moto_port" AWS_REGION=eu-central-1 \
+export AWS_ENDPOINT_URL_SSM="http://127.0.0.1:$moto_port" AWS_ENDPOINT_URL_SESV2="http://127.0.0.1:$moto_port" \
+  AWS_REGION=eu-central-1 \
   AWS_ACCESS_KEY_ID=moto AWS_SECRET_ACCESS_KEY=moto AWS_EC2_METADATA_DISABLED=true
 for _ in $(seq 1 100); do
   curl -s -o /dev/null "$AWS_ENDPOINT_URL_SSM" && break

@@ -163,14 +163,14 @@ impl Sent {
 }
 
 /// Sends one mail, retrying while the deadline allows; logs the outcome either way (the kind
-/// and the account, never the address or the link).
-pub async fn send(sender: &Sender, mail: &Mail, deadline: SystemTime) {
+/// and the account, never the address or the link), and says whether it went out.
+pub async fn send(sender: &Sender, mail: &Mail, deadline: SystemTime) -> bool {
     let (kind, user) = (mail.kind.name(), mail.user);
     let message = match render(mail, &sender.from) {
         Ok(message) => message,
         Err(error) => {
             tracing::error!(event = "mail_failed", kind, %user, reason = %error, "mail not sent: the message could not be built");
-            return;
+            return false;
         }
     };
     let mut attempt = 0;
@@ -179,7 +179,7 @@ pub async fn send(sender: &Sender, mail: &Mail, deadline: SystemTime) {
         let reason = match sender.send(&message).await {
             Ok(()) => {
                 tracing::info!(event = "mail_sent", kind, %user, attempt, "mail sent");
-                return;
+                return true;
             }
             Err(reason) => reason,
         };
@@ -194,7 +194,7 @@ pub async fn send(sender: &Sender, mail: &Mail, deadline: SystemTime) {
             }
             _ => {
                 tracing::error!(event = "mail_failed", kind, %user, attempt, %reason, "mail not sent; the person can ask again");
-                return;
+                return false;
             }
         }
     }

@@ -16,6 +16,7 @@ mod migrations;
 mod properties;
 mod recovery;
 mod row_security;
+mod ses;
 mod sessions;
 mod ssm;
 mod tasks;
