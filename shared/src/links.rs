@@ -57,7 +57,7 @@ pub fn presented(token: &str) -> Result<LinkToken> {
 fn unusable() -> Error {
     Error::Validation(FieldErrors::single(
         "token",
-        "this link is invalid, was already used, or has expired: ask for a new one",
+        "is not valid (a wrong link, or one used, expired or replaced by a newer one): ask for a new link",
     ))
 }
 

@@ -18,8 +18,13 @@ function show(error) {
   $("#error").textContent = error ? (error.message ?? String(error)) : "";
 }
 
+function tell(notice) {
+  $("#notice").textContent = notice ?? "";
+}
+
 async function attempt(action) {
   show(null);
+  tell(null);
   try {
     await action();
   } catch (error) {
@@ -35,7 +40,9 @@ async function attempt(action) {
 async function render() {
   const user = client.auth.user();
   $("#auth").hidden = Boolean(user);
+  $("#forgot").hidden = Boolean(user);
   $("#app").hidden = !user;
+  $("#unverified").hidden = !user || user.email_verified;
   $("#tasks").replaceChildren();
   if (!user) return;
   $("#who").textContent = user.email;
@@ -71,6 +78,12 @@ $("#add").onsubmit = (event) => {
   });
 };
 $("#signout").onclick = () => attempt(() => client.auth.signOut());
+$("#forgot").onsubmit = (event) => {
+  event.preventDefault();
+  const email = event.target.elements.email.value;
+  attempt(async () => tell(await client.auth.forgotPassword(email)));
+};
+$("#resend").onclick = () => attempt(async () => tell(await client.auth.resendVerification()));
 
 // The stored session, if any, survives a reload.
 attempt(async () => {});

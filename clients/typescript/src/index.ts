@@ -421,6 +421,38 @@ export function createClient(options: ClientOptions) {
       async sessions(): Promise<SessionInfo[]> {
         return json<SessionInfo[]>(await call("GET", "/api/auth/sessions"));
       },
+      /** Asks for a reset link for `email`. The answer is the same whoever has the address
+       * (its `detail` is what to tell the person); no session needed. */
+      async forgotPassword(email: string): Promise<string> {
+        const response = await call("POST", "/api/auth/password/forgot", { body: { email }, auth: false });
+        return (await json<{ detail: string }>(response)).detail;
+      },
+      /** Sets a new password with the `token` of a reset link's URL. Every session of the
+       * account ends, this one's included: sign in again with the new password. */
+      async resetPassword(input: { token: string; newPassword: string }): Promise<void> {
+        const body = { token: input.token, new_password: input.newPassword };
+        await call("POST", "/api/auth/password/reset", { body, auth: false });
+        storage.removeItem(sessionKey);
+      },
+      /** Proves an address with the `token` of a verification (or address-change) link's URL;
+       * no session needed. When signed in, the stored account is brought up to date. */
+      async verifyEmail(token: string): Promise<void> {
+        await call("POST", "/api/auth/email/verify", { body: { token }, auth: false });
+        if (load()) {
+          await this.me().catch(() => undefined);
+        }
+      },
+      /** Mails the signed-in account another verification link (unless it is verified). */
+      async resendVerification(): Promise<string> {
+        const response = await call("POST", "/api/auth/email/verify/resend");
+        return (await json<{ detail: string }>(response)).detail;
+      },
+      /** Mails a link to `newEmail` that moves the account there when used; the password
+       * confirms it is the owner asking. */
+      async changeEmail(input: { newEmail: string; password: string }): Promise<string> {
+        const body = { new_email: input.newEmail, password: input.password };
+        return (await json<{ detail: string }>(await call("POST", "/api/auth/email", { body }))).detail;
+      },
     },
     tasks: {
       /** Every task matching `query`, following the `Link` pages to the end. */

@@ -128,6 +128,123 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/password/forgot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mail a password reset link; the same answer whoever the address belongs to.
+         * @description 202 with the same body, in the same time, for an account's address, an unknown one, a
+         *     Better Auth user's (who has no password here) and an address over its mail limits. An
+         *     account's address gets a link to `{APP_URL}/reset-password?token=<token>`, sent after the
+         *     answer; it works once, for 30 minutes (`RESET_TOKEN_TTL_SECONDS`), and a newer one
+         *     replaces it. At most one reset mail a minute and five an hour to one address.
+         */
+        post: operations["forgotPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/password/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set a new password with a reset link's token; every session of the account ends.
+         * @description The new password follows signup's rules (against the common and breached lists). At once:
+         *     every session of the account ends (its access and refresh tokens are refused from the
+         *     next request), its device tokens and account-wide signin count are cleared, its address
+         *     counts as verified, and a notice is mailed to it. A wrong, used, expired or replaced
+         *     token is 422 `validation_failed` on `token`, and nothing changes.
+         */
+        post: operations["resetPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mail a link that moves the caller's account to a new address.
+         * @description Nothing changes until the link (to `{APP_URL}/verify-email?token=<token>`, 24 hours) is
+         *     used; the current address gets a notice. The password is confirmed as for a password
+         *     change (401 `invalid_credentials`, throttled per session). Whether another account uses
+         *     the new address is not told here: using the link then answers 409 `email_taken`. Open to
+         *     unverified accounts under `REQUIRE_VERIFIED_EMAIL` (the way out of a mistyped address).
+         */
+        post: operations["changeEmail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/email/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Prove an address with its link's token (or move the account to a new one).
+         * @description No session needed: the link is the proof. A verification link marks the account's
+         *     address verified; an address-change link makes its address the account's, verified,
+         *     unless another account has it by then (409 `email_taken`; the link stays usable), and
+         *     voids the links sent to the old address. A wrong, used, expired or replaced token is
+         *     422 `validation_failed` on `token`.
+         */
+        post: operations["verifyEmail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/email/verify/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mail another verification link to the caller's address, unless it is verified.
+         * @description 202 either way; nothing is sent for a verified address or one over its mail limits (one
+         *     a minute, five an hour). The new link replaces the earlier ones.
+         */
+        post: operations["resendVerification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/sessions": {
         parameters: {
             query?: never;
@@ -696,6 +813,27 @@ export interface components {
         RefreshBody: {
             refresh_token: string;
         };
+        ForgotBody: {
+            email: string;
+        };
+        ResetBody: {
+            /** @description The `token` of the link's URL. */
+            token: string;
+            /** @description Signup's rules. */
+            new_password: string;
+        };
+        TokenBody: {
+            /** @description The `token` of the link's URL. */
+            token: string;
+        };
+        ChangeEmailBody: {
+            new_email: string;
+            password: string;
+        };
+        Detail: {
+            /** @description What happens next, for people. */
+            detail: string;
+        };
         PasswordBody: {
             current_password: string;
             /** @description Signup's rules (with the account's email and name); must differ from the current password. */
@@ -749,6 +887,8 @@ export interface components {
             /** @description Always set for accounts made here; null for a Better Auth user whose token carries none. */
             email: string | null;
             name: string | null;
+            /** @description Whether the address is proved (a verification link, or a password reset, was used); a Better Auth user's from its token's `emailVerified`. */
+            email_verified: boolean;
             /** Format: date-time */
             created_at: string;
         };
@@ -782,7 +922,7 @@ export interface components {
             detail: string;
             error: {
                 /** @enum {string} */
-                code: "invalid_json" | "unauthorized" | "invalid_credentials" | "forbidden" | "not_found" | "method_not_allowed" | "email_taken" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "rate_limited" | "internal" | "unavailable";
+                code: "invalid_json" | "unauthorized" | "invalid_credentials" | "forbidden" | "not_found" | "method_not_allowed" | "email_taken" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "rate_limited" | "internal" | "unavailable" | "email_unverified";
                 message: string;
                 /** @description Per failed field, what is wrong with it. */
                 details?: {
@@ -792,6 +932,15 @@ export interface components {
         };
     };
     responses: {
+        /** @description Accepted; what happens next (mail, if any, goes out after this answer). */
+        Accepted: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Detail"];
+            };
+        };
         /** @description A session's tokens and its account. */
         Session: {
             headers: {
@@ -1031,6 +1180,121 @@ export interface operations {
             415: components["responses"]["Error"];
             422: components["responses"]["Error"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["Error"];
+        };
+    };
+    forgotPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ForgotBody"];
+            };
+        };
+        responses: {
+            202: components["responses"]["Accepted"];
+            400: components["responses"]["Error"];
+            413: components["responses"]["Error"];
+            415: components["responses"]["Error"];
+            422: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+        };
+    };
+    resetPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResetBody"];
+            };
+        };
+        responses: {
+            /** @description The password is set; every session of the account has ended. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Error"];
+            413: components["responses"]["Error"];
+            415: components["responses"]["Error"];
+            422: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+        };
+    };
+    changeEmail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangeEmailBody"];
+            };
+        };
+        responses: {
+            202: components["responses"]["Accepted"];
+            400: components["responses"]["Error"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Error"];
+            413: components["responses"]["Error"];
+            415: components["responses"]["Error"];
+            422: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Error"];
+        };
+    };
+    verifyEmail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenBody"];
+            };
+        };
+        responses: {
+            /** @description The address is verified (and is the account's, for a change). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+            413: components["responses"]["Error"];
+            415: components["responses"]["Error"];
+            422: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+        };
+    };
+    resendVerification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: components["responses"]["Accepted"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Error"];
             503: components["responses"]["Error"];
         };
     };

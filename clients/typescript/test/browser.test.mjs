@@ -12,6 +12,8 @@ import { chromium } from "playwright-core";
 import { sessionStorageKey } from "../dist/index.js";
 
 const api = process.env.API_URL ?? "http://127.0.0.1:9000";
+// make dev's MailDev inbox for that API (scripts/dev.sh: 1080, or PORT+20000).
+const inbox = process.env.INBOX_URL ?? "http://127.0.0.1:1080";
 const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const PASSWORD = "correct horse battery";
 const STORAGE_KEY = sessionStorageKey(api);
@@ -190,4 +192,68 @@ test("a link naming another API sends it nothing: the page talks to its configur
   assert.deepEqual(seen, []);
   await context.close();
   elsewhere.close();
+});
+
+/** The token of the newest mail to `address` with `subject`, once it has arrived. */
+async function mailedToken(address, subject) {
+  for (let tries = 0; tries < 100; tries++) {
+    const mails = await (await fetch(`${inbox}/api/email`)).json();
+    const mail = mails.filter((m) => m.subject === subject && m.to.some((t) => t.address === address)).at(-1);
+    const token = mail?.text.match(/\?token=([A-Za-z0-9_-]+)/)?.[1];
+    if (token) return token;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`no mail "${subject}" to ${address} in ${inbox}`);
+}
+
+test("a person confirms their address and resets a forgotten password through the mailed links", async () => {
+  const context = await browser.newContext();
+  const tab = await context.newPage();
+  const errors = [];
+  tab.on("pageerror", (error) => errors.push(error.message));
+  await tab.goto(exampleUrl());
+  const email = `links-${crypto.randomUUID()}@example.com`;
+  await tab.fill("#auth [name=email]", email);
+  await tab.fill("#auth [name=password]", PASSWORD);
+  await tab.click("#signup");
+  await tab.waitForSelector("#unverified:not([hidden])");
+
+  // The link only opens the page; the button spends the token.
+  const page = (name, token) => exampleUrl().replace("index.html", `${name}.html?token=${token}`);
+  const verification = await mailedToken(email, "Confirm your email address");
+  await tab.goto(page("verify-email", verification));
+  assert.equal(await tab.textContent("#status"), "Confirm that this address is yours.");
+  await tab.getByRole("button", { name: "Confirm my address" }).click();
+  await tab.waitForFunction(() => document.querySelector("#status").textContent === "Your address is confirmed.");
+  await tab.goto(exampleUrl());
+  await tab.waitForSelector("#app:not([hidden])");
+  assert.equal(await tab.isHidden("#unverified"), true);
+  // A link used once does nothing the second time, and says so.
+  await tab.goto(page("verify-email", verification));
+  await tab.click("#confirm");
+  await tab.waitForFunction(() => document.querySelector("#error").textContent !== "");
+  assert.match(await tab.textContent("#error"), /ask for a new link/);
+
+  await tab.goto(exampleUrl());
+  await tab.click("#signout");
+  await tab.waitForSelector("#forgot:not([hidden])");
+  await tab.getByLabel("Forgot your password?").fill(email);
+  await tab.click("#forgot button");
+  await tab.waitForFunction(() => document.querySelector("#notice").textContent !== "");
+  assert.match(await tab.textContent("#notice"), /if an account uses this address/);
+
+  const reset = await mailedToken(email, "Reset your password");
+  await tab.goto(page("reset-password", reset));
+  const newPassword = "a fresh passphrase for the browser";
+  await tab.getByLabel("New password").fill(newPassword);
+  await tab.getByRole("button", { name: "Set the new password" }).click();
+  await tab.waitForFunction(() => document.querySelector("#status").textContent.startsWith("Your password is set"));
+
+  await tab.goto(exampleUrl());
+  await tab.fill("#auth [name=email]", email);
+  await tab.fill("#auth [name=password]", newPassword);
+  await tab.click("#signin");
+  await tab.waitForSelector("#app:not([hidden])");
+  assert.deepEqual(errors, []);
+  await context.close();
 });
