@@ -91,6 +91,31 @@ pub async fn run(bench: &mut Bench) -> Result<(), String> {
         counts.push((name, counter.take()));
     }
 
+    // Account recovery. The mail the handlers queue goes out after the answer, off this count.
+    app.outbox.take();
+    let forgot = |email: &str| call(Method::POST, "/").json(json!({"email": email}));
+    dispatch(&app, "forgot", forgot(&account.email).build()).await;
+    counts.push(("forgot, an account's address", counter.take()));
+    dispatch(&app, "forgot", forgot("nobody@bench.invalid").build()).await;
+    counts.push(("forgot, no account's", counter.take()));
+    let reset = link_token(&app, "reset-password")?;
+    let body = json!({"token": reset, "new_password": "a new bench passphrase"});
+    dispatch(&app, "reset", call(Method::POST, "/").json(body).build()).await;
+    counts.push(("reset", counter.take()));
+    let fresh = shared::testing::signup(&app).await?;
+    let verification = link_token(&app, "verify-email")?;
+    counter.take();
+    let resend = call(Method::POST, "/").token(&fresh.token);
+    dispatch(&app, "resend", resend.build()).await;
+    counts.push(("resend", counter.take()));
+    let body = json!({"token": verification});
+    dispatch(&app, "verify", call(Method::POST, "/").json(body).build()).await;
+    counts.push(("verify", counter.take()));
+    let body = json!({"new_email": shared::testing::unique_email(), "password": PASSWORD});
+    let change = call(Method::POST, "/").token(&fresh.token).json(body);
+    dispatch(&app, "email", change.build()).await;
+    counts.push(("email (change)", counter.take()));
+
     // A Better Auth user: their first request creates their row, in the binding statement.
     let subject = uuid::Uuid::new_v4().simple().to_string();
     let now = std::time::SystemTime::now()
@@ -141,4 +166,20 @@ pub async fn run(bench: &mut Bench) -> Result<(), String> {
         bench.line(format!("| {name} | {count} |"));
     }
     Ok(())
+}
+
+/// The token of the last link to `page` the app queued.
+fn link_token(app: &App, page: &str) -> Result<String, String> {
+    app.outbox
+        .take()
+        .into_iter()
+        .rev()
+        .find_map(|mail| match mail.kind {
+            shared::mail::MailKind::ResetPassword { link }
+            | shared::mail::MailKind::VerifyAddress { link } => link
+                .split_once(&format!("/{page}?token="))
+                .map(|(_, token)| token.to_owned()),
+            _ => None,
+        })
+        .ok_or_else(|| format!("no {page} link was queued"))
 }
