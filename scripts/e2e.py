@@ -5,6 +5,9 @@ Usage: scripts/e2e.py http://127.0.0.1:9000  (standard library only)
   E2E_SECRETS_FILE=path  writes every password and token it used, for the log scan
   E2E_DB_CTL=scripts/local-db.sh  also restarts the database under the running functions
   E2E_INBOX=http://127.0.0.1:1080  the web inbox (MailDev) of the SMTP server make dev sends to
+  E2E_DATABASE_URL=postgres://...   the owner's connection, for the tests that move time forward
+  E2E_REQUIRE_VERIFIED_EMAIL=1  the make dev runs with REQUIRE_VERIFIED_EMAIL=true (run the
+    RequiredVerification class alone: scripts/e2e.py URL RequiredVerification)
 """
 import atexit
 import json
@@ -418,8 +421,105 @@ def mail(address, subject, deadline_s=20):
     raise AssertionError(f"no mail {subject!r} to {address} within {deadline_s}s: {mails_to(address)}")
 
 
+def sql(statement):
+    """Runs `statement` as the database's owner: for what only time would do (expiry, limits)."""
+    url = os.environ["E2E_DATABASE_URL"]
+    subprocess.run(["psql", "-q", "-X", url, "-c", statement], check=True, stdout=subprocess.DEVNULL)
+
+
+def a_minute_passes(user_id):
+    """The per-minute mail limit of this account's recipients, as if a minute had passed: the
+    account's key, and its address's (an HMAC this test cannot name, written just now)."""
+    sql("UPDATE mail_quotas SET last_sent_at = last_sent_at - interval '61 seconds' "
+        f"WHERE key LIKE '%-account:{user_id}' OR last_sent_at > now() - interval '3 seconds'")
+
+
+def quiet(address, subject, seconds=1.5):
+    """No (further) mail `subject` to `address` arrives for a while: its count now."""
+    time.sleep(seconds)
+    return len([m for m in mails_to(address) if m["subject"] == subject])
+
+
 class AccountRecovery(unittest.TestCase):
     """Through make dev and its real SMTP server (MailDev), as a frontend and a person do."""
+
+    def assertLinkRefused(self, path, body):
+        status, _, answer = request("POST", path, body)
+        self.assertEqual((status, answer["error"]["code"]), (422, "validation_failed"), answer)
+        self.assertIn("token", answer["error"]["details"])
+
+    @unittest.skipUnless(os.environ.get("E2E_DATABASE_URL"), "needs the owner's connection")
+    def test_one_reset_mail_a_minute_and_a_newer_link_replaces_the_older(self):
+        email, user_id, _ = signup()
+        for _ in range(3):
+            self.assertEqual(request("POST", "/api/auth/password/forgot", {"email": email})[0], 202)
+        _, first = mail(email, "Reset your password")
+        self.assertEqual(quiet(email, "Reset your password"), 1, "one a minute")
+        a_minute_passes(user_id)
+        request("POST", "/api/auth/password/forgot", {"email": email})
+        deadline = time.time() + 20
+        while len([m for m in mails_to(email) if m["subject"] == "Reset your password"]) < 2:
+            self.assertLess(time.time(), deadline, "the second link never came")
+            time.sleep(0.2)
+        _, second = mail(email, "Reset your password")
+        self.assertNotEqual(first, second)
+        self.assertLinkRefused("/api/auth/password/reset", {"token": first, "new_password": "replaced link passphrase"})
+        self.assertEqual(request("POST", "/api/auth/signin", {"email": email, "password": PASSWORD})[0], 200)
+        SECRETS.add("second link passphrase")
+        status, _, _ = request("POST", "/api/auth/password/reset", {"token": second, "new_password": "second link passphrase"})
+        self.assertEqual(status, 204)
+
+    @unittest.skipUnless(os.environ.get("E2E_DATABASE_URL"), "needs the owner's connection")
+    def test_an_expired_reset_link_is_refused_and_changes_nothing(self):
+        email, user_id, token = signup()
+        request("POST", "/api/auth/password/forgot", {"email": email})
+        _, link_token = mail(email, "Reset your password")
+        sql(f"UPDATE email_tokens SET expires_at = now() - interval '1 second' WHERE user_id = '{user_id}'")
+        self.assertLinkRefused("/api/auth/password/reset", {"token": link_token, "new_password": "too late passphrase"})
+        self.assertEqual(request("GET", "/api/auth/me", token=token)[0], 200)
+        self.assertEqual(request("POST", "/api/auth/signin", {"email": email, "password": PASSWORD})[0], 200)
+
+    @unittest.skipUnless(os.environ.get("E2E_DATABASE_URL"), "needs the owner's connection")
+    def test_resend_mails_a_new_verification_link_within_the_limits(self):
+        email, user_id, token = signup()
+        _, first = mail(email, "Confirm your email address")
+        status, _, body = request("POST", "/api/auth/email/verify/resend", token=token)
+        self.assertEqual(status, 202, body)
+        self.assertEqual(quiet(email, "Confirm your email address"), 1, "within the minute: nothing more")
+        a_minute_passes(user_id)
+        request("POST", "/api/auth/email/verify/resend", token=token)
+        deadline = time.time() + 20
+        while len([m for m in mails_to(email) if m["subject"] == "Confirm your email address"]) < 2:
+            self.assertLess(time.time(), deadline, "the second link never came")
+            time.sleep(0.2)
+        _, second = mail(email, "Confirm your email address")
+        self.assertLinkRefused("/api/auth/email/verify", {"token": first})
+        self.assertEqual(request("POST", "/api/auth/email/verify", {"token": second})[0], 204)
+        self.assertEqual(request("POST", "/api/auth/email/verify/resend", token=token)[0], 202)
+        self.assertEqual(quiet(email, "Confirm your email address"), 2, "verified: nothing more")
+
+    def test_an_address_taken_meanwhile_is_refused_when_the_change_link_is_used(self):
+        email, _, token = signup()
+        wanted = f"e2e-wanted-{uuid.uuid4().hex}@example.com"
+        request("POST", "/api/auth/email", {"new_email": wanted, "password": PASSWORD}, token)
+        _, link_token = mail(wanted, "Confirm your new email address")
+        status, _, _ = request("POST", "/api/auth/signup", {"email": wanted, "password": PASSWORD})
+        self.assertEqual(status, 201)
+        status, _, body = request("POST", "/api/auth/email/verify", {"token": link_token})
+        self.assertEqual((status, body["error"]["code"]), (409, "email_taken"))
+        self.assertEqual(request("GET", "/api/auth/me", token=token)[2]["user"]["email"], email)
+
+    def test_the_owner_of_an_address_takes_back_an_account_someone_registered_with_it(self):
+        # The squatter signs up first with the owner's address, and stays signed in.
+        victim, _, squatter_token = signup()
+        request("POST", "/api/auth/password/forgot", {"email": victim})
+        _, link_token = mail(victim, "Reset your password")
+        SECRETS.add("the owner's own passphrase")
+        request("POST", "/api/auth/password/reset", {"token": link_token, "new_password": "the owner's own passphrase"})
+        self.assertEqual(request("GET", "/api/auth/me", token=squatter_token)[0], 401)
+        self.assertEqual(request("POST", "/api/auth/signin", {"email": victim, "password": PASSWORD})[0], 401)
+        status, _, session = request("POST", "/api/auth/signin", {"email": victim, "password": "the owner's own passphrase"})
+        self.assertEqual((status, session["user"]["email_verified"]), (200, True))
 
     def test_a_forgotten_password_is_reset_by_mail_and_every_old_session_ends(self):
         email, _, token = signup()
@@ -468,6 +568,23 @@ class AccountRecovery(unittest.TestCase):
         self.assertEqual(request("POST", "/api/auth/email/verify", {"token": link_token})[0], 204)
         user = request("GET", "/api/auth/me", token=token)[2]["user"]
         self.assertEqual((user["email"], user["email_verified"]), (new, True))
+
+
+@unittest.skipUnless(os.environ.get("E2E_REQUIRE_VERIFIED_EMAIL"), "needs make dev with REQUIRE_VERIFIED_EMAIL=true")
+class RequiredVerification(unittest.TestCase):
+    """Against a make dev with REQUIRE_VERIFIED_EMAIL=true (make test starts one for this)."""
+
+    def test_an_unverified_account_gets_403_until_its_link_is_used(self):
+        email, _, token = signup()
+        status, _, body = request("POST", "/api/tasks", {"title": "too soon"}, token)
+        self.assertEqual((status, body["error"]["code"]), (403, "email_unverified"), body)
+        self.assertEqual(request("GET", "/api/tasks", token=token)[0], 403)
+        self.assertEqual(request("GET", "/api/auth/me", token=token)[0], 200)
+        self.assertEqual(request("POST", "/api/auth/email/verify/resend", token=token)[0], 202)
+        _, link_token = mail(email, "Confirm your email address")
+        self.assertEqual(request("POST", "/api/auth/email/verify", {"token": link_token})[0], 204)
+        self.assertEqual(request("POST", "/api/tasks", {"title": "now"}, token)[0], 201)
+        self.assertEqual(request("POST", "/api/auth/signout", token=token)[0], 204)
 
 
 if __name__ == "__main__":

@@ -116,19 +116,34 @@ db_ctl=""
 # The restart test needs the database the functions use to be ours to restart.
 if [ -n "$own_db" ]; then db_ctl="$root/scripts/local-db.sh"; fi
 if ! E2E_SECRETS_FILE="$secrets" E2E_DB_CTL="$db_ctl" E2E_INBOX="http://127.0.0.1:$inbox_port" \
-  python3 scripts/e2e.py "$base"; then
+  E2E_DATABASE_URL="${MIGRATION_DATABASE_URL:-$DATABASE_URL}" python3 scripts/e2e.py "$base"; then
   echo "--- make dev log (last 60 lines)" >&2
   tail -n 60 "$log" >&2
   exit 1
 fi
 # Better Auth users on every task endpoint and `me`, beside our own sessions.
-if ! (cd tests/better-auth && API_URL="$base" BETTER_AUTH_URL="$better_auth_url" npm test --silent); then
+if ! (cd tests/better-auth && API_URL="$base" BETTER_AUTH_URL="$better_auth_url" \
+  INBOX_URL="http://127.0.0.1:$inbox_port" npm test --silent); then
   echo "--- make dev log (last 60 lines)" >&2
   tail -n 60 "$log" >&2
   echo "--- Better Auth log" >&2
   cat "$root/target/better-auth.log" >&2
   exit 1
 fi
+
+step "REQUIRE_VERIFIED_EMAIL=true through a make dev of its own: 403 until the mailed link is used"
+strict_port=${STRICT_E2E_PORT:-9132}
+strict_log="$root/target/strict-watch.log"
+REQUIRE_VERIFIED_EMAIL=true JWT_SECRET="end-to-end-tests-secret-of-at-least-32-bytes" BCRYPT_COST=4 \
+  PORT="$strict_port" WATCH_ARGS=--ignore-changes setsid scripts/dev.sh >"$strict_log" 2>&1 &
+strict_pid=$!
+if ! E2E_REQUIRE_VERIFIED_EMAIL=1 E2E_INBOX="http://127.0.0.1:$((strict_port + 20000))" \
+  python3 scripts/e2e.py "http://127.0.0.1:$strict_port" RequiredVerification; then
+  tail -n 40 "$strict_log" >&2
+  exit 1
+fi
+kill -- "-$strict_pid" 2>/dev/null || true
+wait "$strict_pid" 2>/dev/null || true
 
 step "taking over a FastAPI-era database: SQLModel's tables and Better Auth's on PostgreSQL, migrate as a non-superuser owner, the old tasks over HTTP through make dev"
 if [ -n "$own_db" ]; then

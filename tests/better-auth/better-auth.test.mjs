@@ -162,3 +162,31 @@ test("a Better Auth token that was tampered with is refused", async () => {
   assertError(refused, 401, "unauthorized");
   assert.equal(refused.response.headers.get("www-authenticate"), 'Bearer error="invalid_token"');
 });
+
+const inbox = process.env.INBOX_URL ?? "http://127.0.0.1:1080";
+
+test("a Better Auth user has no password here: forgot answers as for anyone and mails nothing", async () => {
+  const user = await betterAuthUser();
+  // Seen once here, so an account row with this address exists.
+  assert.equal((await call("GET", "/api/auth/me", user.token)).response.status, 200);
+  const forgot = async (email) => {
+    const response = await fetch(`${api}/api/auth/password/forgot`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email }),
+    });
+    return [response.status, await response.json()];
+  };
+  assert.deepEqual(await forgot(user.email), await forgot(`nobody-${randomUUID()}@example.com`));
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const mails = await (await fetch(`${inbox}/api/email`)).json();
+  assert.deepEqual(mails.filter((m) => m.to.some((t) => t.address === user.email)), []);
+  for (const [path, body] of [
+    ["/api/auth/email/verify/resend", undefined],
+    ["/api/auth/email", { new_email: `x-${randomUUID()}@example.com`, password: PASSWORD }],
+  ]) {
+    const { response, body: answer } = await call("POST", path, user.token, body);
+    assert.equal(response.status, 403, JSON.stringify(answer));
+    assert.equal(answer.error.code, "forbidden");
+  }
+});
