@@ -256,6 +256,26 @@ pub async fn issue_change(
     issued(db, &statement).await
 }
 
+/// The email and name of the account a reset link would set a password for, while the link is
+/// usable: the new password's rules need them (it must not be built from them). Spending it
+/// checks all of this again, in the statement that sets the password.
+pub async fn reset_account(db: &Db, token: &LinkToken) -> Result<(String, Option<String>)> {
+    let statement = Statement::new(
+        "SELECT u.email, u.name FROM email_tokens t JOIN users u ON u.id = t.user_id \
+         WHERE t.purpose = 'reset' AND t.used_at IS NULL AND t.expires_at > now() \
+         AND u.email = t.email AND u.password_hash IS NOT NULL AND t.token_hash = ",
+    )
+    .bind(token.hash(), Type::BYTEA);
+    let row = db.query_opt(&statement).await?.ok_or_else(|| {
+        tracing::info!(
+            reason = "unknown, used, expired or replaced",
+            "reset link refused"
+        );
+        unusable()
+    })?;
+    Ok((row.try_get("email")?, row.try_get("name")?))
+}
+
 /// Spends a reset link: the new password hash, the address verified (the link came to it),
 /// every session ended, every device token forgotten, the other reset links void; all in one
 /// statement, or nothing if the link is wrong, used, expired or replaced, or the account's

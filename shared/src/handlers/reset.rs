@@ -32,16 +32,19 @@ async fn reset(app: &App, req: Request) -> Result<Response<Body>> {
     let body: ResetBody = json_body(&req)?;
     let mut errors = FieldErrors::default();
     let token = errors.check("token", required(body.token));
-    // The account is unknown until the link is spent: the password is checked against the
-    // common and breached lists, not against the account's email and name.
-    let password = errors.check(
-        "new_password",
-        required(body.new_password).and_then(|p| NewPassword::parse(p, &[])),
-    );
+    let password = errors.check("new_password", required(body.new_password));
     let (Some(token), Some(password)) = (token, password) else {
         return Err(Error::Validation(errors));
     };
     let token = links::presented(&token)?;
+    // Signup's rules, with the account's email and name as what it must not be built from.
+    let (email, name) = links::reset_account(&app.db, &token).await?;
+    let context: Vec<&str> = [Some(email.as_str()), name.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    let password = NewPassword::parse(password, &context)
+        .map_err(|problem| Error::Validation(FieldErrors::single("new_password", problem)))?;
     let hash = app.passwords.hash(password.secret()).await?;
     let recipient = links::spend_reset(&app.db, &token, &hash).await?;
     tracing::info!(user = %recipient.user, "password reset; every session ended");
