@@ -7,9 +7,9 @@ cd "$root"
 . scripts/tools.sh
 ensure_tools
 
-own_db="" maildev_pid=""
+own_db="" maildev_pid="" web_pid="" watch_pid=""
 cleanup() {
-  [ -z "$maildev_pid" ] || kill "$maildev_pid" 2>/dev/null || true
+  for pid in $maildev_pid $web_pid $watch_pid; do kill "$pid" 2>/dev/null || true; done
   [ -z "$own_db" ] || scripts/local-db.sh stop
 }
 trap cleanup EXIT
@@ -49,10 +49,32 @@ fi
 EMAIL_FROM=${EMAIL_FROM:-"Todo <no-reply@todo.localhost>"}
 export SMTP_URL EMAIL_FROM
 
+# The example web app (clients/typescript/example with the built client) at WEB_PORT: 8080, or
+# PORT+30000 beside another PORT. Emailed links open its pages unless APP_URL says otherwise.
+ensure_node
+(cd clients/typescript && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } \
+  && npm run --silent build)
+api_url="http://127.0.0.1:${PORT:-9000}"
+if [ "${PORT:-9000}" = 9000 ]; then web_default=8080; else web_default=$((PORT + 30000)); fi
+web_url="http://127.0.0.1:${WEB_PORT:-$web_default}"
+python3 scripts/web.py "${WEB_PORT:-$web_default}" "$api_url" &
+web_pid=$!
+APP_URL=${APP_URL:-$web_url}
+export APP_URL
+
 cargo run -q -p shared --bin migrate
-echo "dev: serving the API at http://127.0.0.1:${PORT:-9000} (Ctrl-C stops everything)" >&2
-[ -z "$inbox" ] || echo "dev: mail goes to the inbox at $inbox" >&2
 # WATCH_ARGS: extra `cargo lambda watch` flags; make test passes --ignore-changes, so nothing
 # written during a run (caches, reports) restarts a function mid-request.
 # shellcheck disable=SC2086
-cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "${PORT:-9000}" ${WATCH_ARGS:-}
+cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "${PORT:-9000}" ${WATCH_ARGS:-} &
+watch_pid=$!
+# Ready once the API answers (its first answer builds the `me` function).
+until curl -s -o /dev/null "$api_url/api/auth/me"; do
+  kill -0 "$watch_pid" 2>/dev/null || { echo "dev: cargo lambda watch stopped" >&2; exit 1; }
+  sleep 0.5
+done
+echo "dev: ready (Ctrl-C stops everything)" >&2
+echo "dev:   web app  $web_url" >&2
+echo "dev:   API      $api_url" >&2
+[ -z "$inbox" ] || echo "dev:   mail     $inbox" >&2
+wait "$watch_pid"

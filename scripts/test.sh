@@ -202,7 +202,7 @@ done
 psql -q "${MIGRATION_DATABASE_URL:-$DATABASE_URL}" -c "DELETE FROM throttles"
 if ! (cd clients/typescript && API_URL="http://127.0.0.1:$client_port" npm test --silent &&
   API_URL="http://127.0.0.1:$client_port" INBOX_URL="http://127.0.0.1:$((client_port + 20000))" \
-    npm run --silent test:browser); then
+    WEB_URL="http://127.0.0.1:$((client_port + 30000))" npm run --silent test:browser); then
   echo "--- client make dev log (last 40 lines)" >&2
   tail -n 40 "$client_log" >&2
   exit 1

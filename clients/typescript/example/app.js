@@ -22,13 +22,16 @@ function tell(notice) {
   $("#notice").textContent = notice ?? "";
 }
 
+/** Runs what a person asked for, then shows the state it left; errors are announced. */
 async function attempt(action) {
   show(null);
   tell(null);
   try {
     await action();
   } catch (error) {
-    show(error);
+    // A token refused and no session left to refresh: the session ended (elsewhere, or here).
+    const ended = error?.code === "unauthorized" && !client.auth.user();
+    show(ended ? "your session has ended; sign in again" : error);
   }
   try {
     await render();
@@ -37,29 +40,52 @@ async function attempt(action) {
   }
 }
 
+function button(text, className, onclick, label) {
+  const element = document.createElement("button");
+  element.type = "button";
+  element.className = className;
+  element.textContent = text;
+  if (label) element.setAttribute("aria-label", label);
+  element.onclick = onclick;
+  return element;
+}
+
 async function render() {
   const user = client.auth.user();
-  $("#auth").hidden = Boolean(user);
-  $("#forgot").hidden = Boolean(user);
+  $("#signed-out").hidden = Boolean(user);
   $("#app").hidden = !user;
-  $("#unverified").hidden = !user || user.email_verified;
   $("#tasks").replaceChildren();
+  $("#sessions").replaceChildren();
   if (!user) return;
   $("#who").textContent = user.email;
-  for (const task of await client.tasks.list()) {
+  $("#unverified").hidden = user.email_verified;
+  const tasks = await client.tasks.list({ status: $("#filter").value });
+  $("#empty").hidden = tasks.length > 0;
+  for (const task of tasks) {
     const item = document.createElement("li");
     item.dataset.id = String(task.id);
     item.className = task.completed ? "done" : "";
-    item.innerHTML =
-      '<input class="title"> <button class="save">Save</button> ' +
-      '<button class="toggle"></button> <button class="delete">Delete</button>';
-    item.querySelector(".title").value = task.title;
-    item.querySelector(".toggle").textContent = task.completed ? "Undo" : "Done";
-    item.querySelector(".save").onclick = () =>
-      attempt(() => client.tasks.update(task.id, { title: item.querySelector(".title").value }));
-    item.querySelector(".toggle").onclick = () => attempt(() => client.tasks.toggle(task.id));
-    item.querySelector(".delete").onclick = () => attempt(() => client.tasks.remove(task.id));
+    const title = document.createElement("input");
+    title.className = "title";
+    title.value = task.title;
+    title.setAttribute("aria-label", `Title of “${task.title}”`);
+    item.append(
+      title,
+      button("Save", "save", () => attempt(() => client.tasks.update(task.id, { title: title.value })), `Save “${task.title}”`),
+      button(task.completed ? "Undo" : "Done", "toggle", () => attempt(() => client.tasks.toggle(task.id)),
+        `${task.completed ? "Mark pending" : "Mark done"}: “${task.title}”`),
+      button("Delete", "delete danger", () => attempt(() => client.tasks.remove(task.id)), `Delete “${task.title}”`),
+    );
     $("#tasks").append(item);
+  }
+  for (const session of await client.auth.sessions()) {
+    const item = document.createElement("li");
+    const when = new Date(session.last_used_at).toLocaleString();
+    item.append(session.current ? `This session (last used ${when})` : `Another session, last used ${when}`);
+    if (!session.current) {
+      item.append(button("End", "end", () => attempt(() => client.auth.endSession(session.id)), `End the session last used ${when}`));
+    }
+    $("#sessions").append(item);
   }
 }
 
@@ -67,7 +93,18 @@ $("#auth").onsubmit = (event) => {
   event.preventDefault();
   const form = new FormData(event.target);
   const credentials = { email: form.get("email"), password: form.get("password") };
-  attempt(() => client.auth[event.submitter.value](credentials));
+  attempt(async () => {
+    await client.auth[event.submitter.value](credentials);
+    event.target.reset();
+  }).then(() => {
+    // Where the signed-in page starts, for keyboards and screen readers.
+    if (client.auth.user()) $("#tasks-heading").focus();
+  });
+};
+$("#forgot").onsubmit = (event) => {
+  event.preventDefault();
+  const email = event.target.elements.email.value;
+  attempt(async () => tell(await client.auth.forgotPassword(email)));
 };
 $("#add").onsubmit = (event) => {
   event.preventDefault();
@@ -77,13 +114,32 @@ $("#add").onsubmit = (event) => {
     title.value = "";
   });
 };
+$("#filter").onchange = () => attempt(async () => {});
 $("#signout").onclick = () => attempt(() => client.auth.signOut());
-$("#forgot").onsubmit = (event) => {
-  event.preventDefault();
-  const email = event.target.elements.email.value;
-  attempt(async () => tell(await client.auth.forgotPassword(email)));
-};
 $("#resend").onclick = () => attempt(async () => tell(await client.auth.resendVerification()));
+$("#password").onsubmit = (event) => {
+  event.preventDefault();
+  const form = event.target.elements;
+  attempt(async () => {
+    await client.auth.changePassword({ currentPassword: form.current.value, newPassword: form.new.value });
+    event.target.reset();
+    tell("Your password is changed; every other session has ended.");
+  });
+};
+$("#end-others").onclick = () =>
+  attempt(async () => {
+    await client.auth.endOtherSessions();
+    tell("Every other session has ended.");
+  });
+$("#delete-account").onsubmit = (event) => {
+  event.preventDefault();
+  const password = event.target.elements.password.value;
+  attempt(async () => {
+    await client.auth.deleteAccount(password);
+    event.target.reset();
+    tell("Your account and its tasks are deleted.");
+  });
+};
 
 // The stored session, if any, survives a reload.
 attempt(async () => {});

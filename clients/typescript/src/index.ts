@@ -421,6 +421,25 @@ export function createClient(options: ClientOptions) {
       async sessions(): Promise<SessionInfo[]> {
         return json<SessionInfo[]>(await call("GET", "/api/auth/sessions"));
       },
+      /** Ends one of the caller's other sessions, by its id from `sessions()` (the `current`
+       * one ends with `signOut()`). */
+      async endSession(id: string): Promise<void> {
+        await call("DELETE", `/api/auth/sessions/${encodeURIComponent(id)}`);
+      },
+      /** Ends every session of the caller's but this one. */
+      async endOtherSessions(): Promise<void> {
+        await call("DELETE", "/api/auth/sessions");
+      },
+      /** Changes the password; every other session ends, this one stays. */
+      async changePassword(input: { currentPassword: string; newPassword: string }): Promise<void> {
+        const body = { current_password: input.currentPassword, new_password: input.newPassword };
+        await call("POST", "/api/auth/password", { body });
+      },
+      /** Deletes the account and everything it owns, and forgets the session. */
+      async deleteAccount(password: string): Promise<void> {
+        await call("DELETE", "/api/auth/me", { body: { password } });
+        storage.removeItem(sessionKey);
+      },
       /** Asks for a reset link for `email`. The answer is the same whoever has the address
        * (its `detail` is what to tell the person); no session needed. */
       async forgotPassword(email: string): Promise<string> {

@@ -1,10 +1,8 @@
-// The example page in headless Chromium (Debian's, through playwright-core: no browser download)
-// against a running `make dev` (API_URL). The page is served from another origin than the API,
-// so every call is a real cross-origin request with its CORS preflight.
+// The example web app in headless Chromium (Debian's, through playwright-core: no browser
+// download), as `make dev` serves it (WEB_URL) against its API (API_URL). The app's origin is not
+// the API's, so every call is a real cross-origin request with its CORS preflight.
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
-import { extname } from "node:path";
 import { after, before, test } from "node:test";
 
 import { chromium } from "playwright-core";
@@ -12,49 +10,21 @@ import { chromium } from "playwright-core";
 import { sessionStorageKey } from "../dist/index.js";
 
 const api = process.env.API_URL ?? "http://127.0.0.1:9000";
+const web = process.env.WEB_URL ?? "http://127.0.0.1:8080";
 // make dev's MailDev inbox for that API (scripts/dev.sh: 1080, or PORT+20000).
 const inbox = process.env.INBOX_URL ?? "http://127.0.0.1:1080";
 const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const PASSWORD = "correct horse battery";
 const STORAGE_KEY = sessionStorageKey(api);
-const root = new URL("../", import.meta.url);
-const types = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript" };
 
-let server;
 let browser;
 let page;
 
-/** Serves the package directory (example/ and dist/) on a port of its own, with the example's
- * config.js pointing at API_URL, as whoever serves the page writes it. */
-function serve() {
-  return new Promise((resolve) => {
-    const files = createServer(async (req, res) => {
-      const path = new URL(req.url, "http://localhost").pathname;
-      if (path === "/example/config.js") {
-        res.writeHead(200, { "Content-Type": "text/javascript" });
-        res.end(`export const apiUrl = ${JSON.stringify(api)};\n`);
-        return;
-      }
-      if (path.includes("..") || !/^\/(example|dist)\//.test(path)) {
-        res.writeHead(404).end();
-        return;
-      }
-      try {
-        const body = await readFile(new URL(`.${path}`, root));
-        res.writeHead(200, { "Content-Type": types[extname(path)] ?? "application/octet-stream" });
-        res.end(body);
-      } catch {
-        res.writeHead(404).end();
-      }
-    });
-    files.listen(0, "127.0.0.1", () => resolve(files));
-  });
-}
-
-const exampleUrl = () => `http://127.0.0.1:${server.address().port}/example/index.html`;
+const exampleUrl = () => `${web}/`;
+/** A page an emailed link opens: `{APP_URL}/<name>?token=...`. */
+const linkPage = (name, token) => `${web}/${name}?token=${token}`;
 
 before(async () => {
-  server = await serve();
   browser = await chromium.launch({
     executablePath,
     // As root Chromium needs --no-sandbox; the rest keeps it off the network this machine lacks.
@@ -72,7 +42,6 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  server?.close();
 });
 
 const titles = (tab) => tab.locator("#tasks li .title").evaluateAll((inputs) => inputs.map((i) => i.value));
@@ -120,6 +89,18 @@ test("a person signs up, adds, lists, edits, toggles, deletes and signs out", as
   await page.locator("#tasks li.done .delete").click();
   await page.waitForFunction(() => document.querySelectorAll("#tasks li").length === 1);
   assert.deepEqual(await titles(page), ["Call mum"]);
+
+  // The pending/completed filter.
+  await page.getByLabel("New task").fill("Water plants");
+  await page.getByRole("button", { name: "Add" }).click();
+  await page.waitForFunction(() => document.querySelectorAll("#tasks li").length === 2);
+  await page.getByRole("button", { name: "Mark done: “Water plants”" }).click();
+  await page.waitForSelector("#tasks li.done");
+  for (const [show, expected] of [["completed", ["Water plants"]], ["pending", ["Call mum"]], ["all", ["Water plants", "Call mum"]]]) {
+    await page.getByLabel("Show").selectOption(show);
+    await page.waitForFunction((n) => document.querySelectorAll("#tasks li").length === n, expected.length);
+    assert.deepEqual(await titles(page), expected, show);
+  }
 
   await page.click("#signout");
   await page.waitForSelector("#auth:not([hidden])");
@@ -219,9 +200,8 @@ test("a person confirms their address and resets a forgotten password through th
   await tab.waitForSelector("#unverified:not([hidden])");
 
   // The link only opens the page; the button spends the token.
-  const page = (name, token) => exampleUrl().replace("index.html", `${name}.html?token=${token}`);
   const verification = await mailedToken(email, "Confirm your email address");
-  await tab.goto(page("verify-email", verification));
+  await tab.goto(linkPage("verify-email", verification));
   assert.equal(await tab.textContent("#status"), "Confirm that this address is yours.");
   await tab.getByRole("button", { name: "Confirm my address" }).click();
   await tab.waitForFunction(() => document.querySelector("#status").textContent === "Your address is confirmed.");
@@ -229,7 +209,7 @@ test("a person confirms their address and resets a forgotten password through th
   await tab.waitForSelector("#app:not([hidden])");
   assert.equal(await tab.isHidden("#unverified"), true);
   // A link used once does nothing the second time, and says so.
-  await tab.goto(page("verify-email", verification));
+  await tab.goto(linkPage("verify-email", verification));
   await tab.click("#confirm");
   await tab.waitForFunction(() => document.querySelector("#error").textContent !== "");
   assert.match(await tab.textContent("#error"), /ask for a new link/);
@@ -243,7 +223,7 @@ test("a person confirms their address and resets a forgotten password through th
   assert.match(await tab.textContent("#notice"), /if an account uses this address/);
 
   const reset = await mailedToken(email, "Reset your password");
-  await tab.goto(page("reset-password", reset));
+  await tab.goto(linkPage("reset-password", reset));
   const newPassword = "a fresh passphrase for the browser";
   await tab.getByLabel("New password").fill(newPassword);
   await tab.getByRole("button", { name: "Set the new password" }).click();
@@ -254,6 +234,66 @@ test("a person confirms their address and resets a forgotten password through th
   await tab.fill("#auth [name=password]", newPassword);
   await tab.click("#signin");
   await tab.waitForSelector("#app:not([hidden])");
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("a person changes their password, ends another session and deletes their account, by keyboard", async () => {
+  const context = await browser.newContext();
+  const tab = await context.newPage();
+  const errors = [];
+  tab.on("pageerror", (error) => errors.push(error.message));
+  await tab.goto(exampleUrl());
+  const email = `account-${crypto.randomUUID()}@example.com`;
+  // By keyboard alone: labels name every field, Enter submits, focus lands on the tasks.
+  await tab.getByLabel("Email", { exact: true }).focus();
+  await tab.keyboard.type(email);
+  await tab.keyboard.press("Tab");
+  await tab.keyboard.type(PASSWORD);
+  await tab.getByRole("button", { name: "Sign up" }).focus();
+  await tab.keyboard.press("Enter");
+  await tab.waitForSelector("#app:not([hidden])");
+  await tab.waitForFunction(() => document.activeElement?.id === "tasks-heading");
+
+  // A wrong current password: the API's message, announced.
+  await tab.getByLabel("Current password").fill("not the password");
+  await tab.getByLabel("New password").fill("a new passphrase for the account");
+  await tab.getByRole("button", { name: "Change password" }).click();
+  await tab.waitForFunction(() => document.querySelector("#error").textContent !== "");
+  assert.equal(await tab.getByRole("alert").textContent(), "email or password is incorrect");
+  const newPassword = "a new passphrase for the account";
+  await tab.getByLabel("Current password").fill(PASSWORD);
+  await tab.getByLabel("New password").fill(newPassword);
+  await tab.getByRole("button", { name: "Change password" }).click();
+  await tab.waitForFunction(() => document.querySelector("#notice").textContent.startsWith("Your password is changed"));
+
+  // A second device signs in; the first sees it and ends it.
+  const other = await browser.newContext();
+  const second = await other.newPage();
+  await second.goto(exampleUrl());
+  await second.getByLabel("Email", { exact: true }).fill(email);
+  await second.getByLabel("Password", { exact: true }).fill(newPassword);
+  await second.getByRole("button", { name: "Sign in" }).click();
+  await second.waitForSelector("#app:not([hidden])");
+  await tab.getByLabel("Show").selectOption("all");
+  await tab.waitForFunction(() => document.querySelectorAll("#sessions li").length === 2);
+  await tab.locator("#sessions li button.end").click();
+  await tab.waitForFunction(() => document.querySelectorAll("#sessions li").length === 1);
+  await second.getByLabel("New task").fill("from the ended session");
+  await second.getByRole("button", { name: "Add" }).click();
+  await second.waitForSelector("#signed-out:not([hidden])");
+  assert.match(await second.textContent("#error"), /session has ended/);
+  await other.close();
+
+  await tab.getByLabel("Your password, to confirm").fill(newPassword);
+  await tab.getByRole("button", { name: "Delete my account and all my tasks" }).click();
+  await tab.waitForSelector("#signed-out:not([hidden])");
+  assert.equal(await tab.getByRole("status").textContent(), "Your account and its tasks are deleted.");
+  await tab.getByLabel("Email", { exact: true }).fill(email);
+  await tab.getByLabel("Password", { exact: true }).fill(newPassword);
+  await tab.getByRole("button", { name: "Sign in" }).click();
+  await tab.waitForFunction(() => document.querySelector("#error").textContent !== "");
+  assert.equal(await tab.textContent("#error"), "email or password is incorrect");
   assert.deepEqual(errors, []);
   await context.close();
 });
