@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Signing-key rotation through `make dev`, as the runbook does it (README, "Rotating the JWT
+"""Signing-key rotation through `make dev`, as the runbook does it (docs/operations.md, "Rotating the JWT
 secret"): the API runs under secret A; then under B with A as JWT_PREVIOUS_SECRET, where A's
 tokens still work and new ones are signed with B; then under B alone, where A's are refused.
 

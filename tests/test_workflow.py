@@ -1,4 +1,4 @@
-"""The deploy workflow's trust: what the README tells people to trust is what GitHub will send,
+"""The deploy workflow's trust: what the docs tell people to trust is what GitHub will send,
 only main deploys, and every action runs the code of one commit."""
 
 import re
@@ -26,12 +26,12 @@ class DeployTrust(unittest.TestCase):
             if "uses" in step:
                 self.assertRegex(step["uses"], r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$", step["uses"])
 
-    def test_the_readme_trusts_the_subject_the_deploy_job_gets(self):
+    def test_the_deploy_docs_trust_the_subject_the_deploy_job_gets(self):
         deploy = workflow()["jobs"]["deploy"]
         environment = deploy["environment"]
         environment = environment["name"] if isinstance(environment, dict) else environment
-        readme = (ROOT / "README.md").read_text()
-        subjects = set(re.findall(r"`(repo:OWNER/REPO:[^`]+)`", readme))
+        docs = (ROOT / "docs" / "operations.md").read_text()
+        subjects = set(re.findall(r"`(repo:OWNER/REPO:[^`]+)`", docs))
         # A job that names an environment gets `...:environment:<name>` as its OIDC subject.
         self.assertEqual(subjects, {f"repo:OWNER/REPO:environment:{environment}"})
 

@@ -62,7 +62,7 @@ impl App {
             Ok(true) => {
                 let problem = "DATABASE_URL logs in as a role that bypasses row-level security \
                     (a superuser or BYPASSRLS): log in as a member of todo_app instead \
-                    (README, \"Database roles\"); not starting";
+                    (docs/database.md, \"Roles\"); not starting";
                 tracing::error!("{problem}");
                 Err(problem.into())
             }
