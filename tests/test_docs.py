@@ -49,6 +49,19 @@ class DocsHoldTogether(unittest.TestCase):
     def test_no_relative_link_between_the_docs_is_dead(self):
         self.assertEqual(dead_links(markdown_files()), [])
 
+    def test_the_configuration_reference_names_every_template_parameter_and_variable(self):
+        import yaml
+        from test_routes import _CfnLoader
+
+        operations = (ROOT / "docs" / "operations.md").read_text()
+        stack = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
+        for name in stack["Parameters"]:
+            with self.subTest(name):
+                self.assertIn(f"| `{name}` |", operations)
+        for name in stack["Globals"]["Function"]["Environment"]["Variables"]:
+            with self.subTest(name):
+                self.assertIn(f"`{name}`", operations)
+
     def test_the_check_catches_a_missing_file_and_a_missing_heading(self):
         import tempfile
         from pathlib import Path
