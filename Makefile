@@ -1,7 +1,8 @@
 # The README's verbs. Each is a script in scripts/, so CI and people run the same thing.
 .PHONY: dev test bench package deploy migrate legacy adopt db-start db-stop
 
-## Run the whole API locally at http://127.0.0.1:9000 (a private PostgreSQL if DATABASE_URL is unset).
+## Run everything locally: the API at http://127.0.0.1:9000, the web app at :8080, a mail inbox at
+## :1080 (a private PostgreSQL if DATABASE_URL is unset).
 dev:
 	scripts/dev.sh
 

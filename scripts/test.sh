@@ -198,6 +198,13 @@ for _ in $(seq 1 300); do
   curl -s "http://127.0.0.1:$client_port/api/auth/me" | grep -q unauthorized && break
   sleep 0.5
 done
+# make dev says where everything is once it answers: the web app the browser test drives, the
+# API, and the inbox.
+for _ in $(seq 1 120); do grep -q "^dev: ready" "$client_log" && break; sleep 0.5; done
+for line in "web app  http://127.0.0.1:$((client_port + 30000))" "API      http://127.0.0.1:$client_port" \
+  "mail     http://127.0.0.1:$((client_port + 20000))"; do
+  grep -qF "dev:   $line" "$client_log" || { echo "make dev did not print: $line" >&2; tail -n 20 "$client_log" >&2; exit 1; }
+done
 # The runs above failed signins from 127.0.0.1 on purpose; these tests start with a clean slate.
 psql -q "${MIGRATION_DATABASE_URL:-$DATABASE_URL}" -c "DELETE FROM throttles"
 if ! (cd clients/typescript && API_URL="http://127.0.0.1:$client_port" npm test --silent &&
