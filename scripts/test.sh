@@ -121,6 +121,8 @@ if ! E2E_SECRETS_FILE="$secrets" E2E_DB_CTL="$db_ctl" E2E_INBOX="http://127.0.0.
   tail -n 60 "$log" >&2
   exit 1
 fi
+# The post-deploy smoke test CI runs against each stage, here against make dev.
+python3 scripts/smoke.py "$base"
 # Better Auth users on every task endpoint and `me`, beside our own sessions.
 if ! (cd tests/better-auth && API_URL="$base" BETTER_AUTH_URL="$better_auth_url" \
   INBOX_URL="http://127.0.0.1:$inbox_port" npm test --silent); then

@@ -57,10 +57,10 @@ class DocsHoldTogether(unittest.TestCase):
         stack = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
         for name in stack["Parameters"]:
             with self.subTest(name):
-                self.assertIn(f"| `{name}` |", operations)
+                self.assertTrue(f"| `{name}` |" in operations, name)
         for name in stack["Globals"]["Function"]["Environment"]["Variables"]:
             with self.subTest(name):
-                self.assertIn(f"`{name}`", operations)
+                self.assertTrue(f"`{name}`" in operations, name)
 
     def test_the_check_catches_a_missing_file_and_a_missing_heading(self):
         import tempfile

@@ -1,5 +1,6 @@
-"""The deploy workflow's trust: what the docs tell people to trust is what GitHub will send,
-only main deploys, and every action runs the code of one commit."""
+"""The deploy workflows: what the docs tell people to trust is what GitHub will send, only main
+deploys, one build goes to staging and then to production with a smoke test after each, no
+build runs beside cloud credentials, and every action runs the code of one commit."""
 
 import re
 import unittest
@@ -9,15 +10,21 @@ import yaml
 from test_routes import ROOT
 
 WORKFLOW = ROOT / ".github/workflows/deploy.yml"
+STAGE_WORKFLOW = ROOT / ".github/workflows/deploy-stage.yml"
 
 
-def workflow():
-    return yaml.safe_load(WORKFLOW.read_text())
+def workflow(path=WORKFLOW):
+    return yaml.safe_load(path.read_text())
 
 
 def steps():
-    for job in workflow()["jobs"].values():
-        yield from job.get("steps", [])
+    for path in (WORKFLOW, STAGE_WORKFLOW):
+        for job in workflow(path)["jobs"].values():
+            yield from job.get("steps", [])
+
+
+def stage_steps():
+    return workflow(STAGE_WORKFLOW)["jobs"]["deploy"]["steps"]
 
 
 class DeployTrust(unittest.TestCase):
@@ -26,22 +33,60 @@ class DeployTrust(unittest.TestCase):
             if "uses" in step:
                 self.assertRegex(step["uses"], r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$", step["uses"])
 
-    def test_the_deploy_docs_trust_the_subject_the_deploy_job_gets(self):
-        deploy = workflow()["jobs"]["deploy"]
-        environment = deploy["environment"]
-        environment = environment["name"] if isinstance(environment, dict) else environment
+    def test_the_deploy_docs_trust_the_subjects_the_deploy_jobs_get(self):
+        jobs = workflow()["jobs"]
+        environments = {jobs[stage]["with"]["environment"] for stage in ("staging", "production")}
+        self.assertEqual(environments, {"staging", "production"})
+        self.assertEqual(workflow(STAGE_WORKFLOW)["jobs"]["deploy"]["environment"], "${{ inputs.environment }}")
         docs = (ROOT / "docs" / "operations.md").read_text()
         subjects = set(re.findall(r"`(repo:OWNER/REPO:[^`]+)`", docs))
         # A job that names an environment gets `...:environment:<name>` as its OIDC subject.
-        self.assertEqual(subjects, {f"repo:OWNER/REPO:environment:{environment}"})
+        self.assertEqual(subjects, {f"repo:OWNER/REPO:environment:{e}" for e in environments})
 
     def test_only_main_deploys_even_when_run_by_hand(self):
-        deploy = workflow()["jobs"]["deploy"]
-        self.assertEqual(deploy.get("if"), "github.ref == 'refs/heads/main'")
-        self.assertEqual(deploy["permissions"].get("id-token"), "write")
-        # The test job gets no token it could assume the role with.
+        jobs = workflow()["jobs"]
+        self.assertEqual(jobs["build"].get("if"), "github.ref == 'refs/heads/main'")
+        self.assertEqual(jobs["staging"]["needs"], "build")
+        self.assertEqual(jobs["production"]["needs"], "staging")
+        for stage in ("staging", "production"):
+            self.assertEqual(jobs[stage]["permissions"].get("id-token"), "write")
+        # Neither the tests nor the build get a token they could assume a role with.
         self.assertNotIn("id-token", workflow().get("permissions", {}))
-        self.assertNotIn("permissions", workflow()["jobs"]["test"])
+        self.assertNotIn("permissions", jobs["test"])
+        self.assertNotIn("permissions", jobs["build"])
+
+
+class OneBuildTwoStages(unittest.TestCase):
+    def test_the_build_job_builds_once_without_credentials(self):
+        build = workflow()["jobs"]["build"]["steps"]
+        self.assertFalse([s for s in build if "configure-aws-credentials" in s.get("uses", "")])
+        self.assertTrue([s for s in build if "sam build" in s.get("run", "")])
+        self.assertTrue([s for s in build if "upload-artifact" in s.get("uses", "")])
+
+    def test_the_stages_build_nothing_and_deploy_the_uploaded_build(self):
+        scripts = "\n".join(s.get("run", "") for s in stage_steps())
+        for building in ("cargo ", "sam build", "npm "):
+            self.assertNotIn(building, scripts)
+        self.assertTrue([s for s in stage_steps() if "download-artifact" in s.get("uses", "")])
+
+    def test_each_deploy_is_followed_by_the_smoke_test_against_the_stacks_api_url(self):
+        runs = [s.get("run", "") for s in stage_steps()]
+        deploy = next(i for i, r in enumerate(runs) if "sam deploy" in r)
+        smoke = next(i for i, r in enumerate(runs) if "scripts/smoke.py" in r)
+        self.assertGreater(smoke, deploy)
+        self.assertIn("ApiUrl", runs[smoke])
+
+    def test_every_template_parameter_without_a_fixed_default_is_passed(self):
+        from test_routes import _CfnLoader
+
+        template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
+        deploy = next(s["run"] for s in stage_steps() if "sam deploy" in s.get("run", ""))
+        passed = set(re.findall(r'"(\w+)=', deploy))
+        # Parameters not passed keep their template defaults on every deploy; those passed are the
+        # ones an environment sets. None may be left to "whatever the last deploy said".
+        for name, parameter in template["Parameters"].items():
+            with self.subTest(name):
+                self.assertTrue(name in passed or "Default" in parameter, name)
 
 
 class ScriptsTakeNoExpressions(unittest.TestCase):
