@@ -51,5 +51,28 @@ class SafeDeployments(unittest.TestCase):
                 self.assertEqual(resources[name]["Properties"]["TreatMissingData"], "notBreaching")
 
 
+class Stages(unittest.TestCase):
+    stack = template()
+
+    def test_no_default_names_a_stage_each_stage_derives_its_own_from_stage(self):
+        for name, parameter in self.stack["Parameters"].items():
+            with self.subTest(name):
+                self.assertNotIn("/prod/", str(parameter.get("Default", "")))
+        variables = self.stack["Globals"]["Function"]["Environment"]["Variables"]
+        for variable, suffix in (("DATABASE_URL_PARAMETER", "database-url"), ("JWT_SECRET_PARAMETER", "jwt-secret")):
+            with self.subTest(variable):
+                condition, given, derived = variables[variable]["If"]
+                self.assertEqual(derived, {"Sub": f"/todo/${{Stage}}/{suffix}"})
+
+    def test_samconfig_has_a_staging_and_a_production_stack(self):
+        import tomllib
+
+        config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+        self.assertEqual(config["default"]["global"]["parameters"]["stack_name"], "todo-auth-lambda-prod")
+        self.assertIn("Stage=prod", config["default"]["deploy"]["parameters"]["parameter_overrides"])
+        self.assertEqual(config["staging"]["global"]["parameters"]["stack_name"], "todo-auth-lambda-staging")
+        self.assertIn("Stage=staging", config["staging"]["deploy"]["parameters"]["parameter_overrides"])
+
+
 if __name__ == "__main__":
     unittest.main()
