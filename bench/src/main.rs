@@ -10,7 +10,8 @@
 //! rotting; its figures mean nothing.
 //!
 //! The report's sections, in order, each a module: [`header`], [`floor`] (handlers against the
-//! floor), [`auth`] (passwords and tokens), [`round_trips`], [`cold_start`], [`scale`],
+//! floor), [`auth`] (passwords and tokens), [`recovery`] (password reset requests alike for every
+//! address), [`round_trips`], [`cold_start`], [`scale`],
 //! [`versus`] (against FastAPI), [`pooler`] (through PgBouncer), [`sizes`], then `why.md`.
 //! The last two load sections run on [`harness`]: a [`front`] like the HTTP API, a [`pool`] of
 //! instances per function, each with its [`runtime_api`], and [`load`] over HTTP.
@@ -25,6 +26,7 @@ mod load;
 mod pool;
 mod pooler;
 mod proxy;
+mod recovery;
 mod report;
 mod round_trips;
 mod runtime_api;
@@ -117,9 +119,10 @@ async fn main() -> ExitCode {
 }
 
 /// The sections `--only` can name, in report order.
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
     "handlers",
     "auth",
+    "recovery",
     "round-trips",
     "cold-start",
     "scale",
@@ -142,6 +145,9 @@ async fn run(bench: &mut Bench, only: Option<&[String]>) -> Result<(), String> {
     }
     if wanted("auth") {
         auth::run(bench).await.map_err(section("auth"))?;
+    }
+    if wanted("recovery") {
+        recovery::run(bench).await.map_err(section("recovery"))?;
     }
     if wanted("round-trips") {
         round_trips::run(bench)
