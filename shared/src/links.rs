@@ -61,6 +61,22 @@ fn unusable() -> Error {
     ))
 }
 
+/// A well-formed link the database found no usable row for (`link`: which kind), logged.
+fn refused(link: &'static str) -> Error {
+    tracing::info!(
+        link,
+        reason = "unknown, used, expired or replaced",
+        "link refused"
+    );
+    unusable()
+}
+
+/// The reset link `t` (of account `u`) can still be used: unused, unexpired, sent to the
+/// account's current address, and the account has a password. Checked where the new password's
+/// rules are read and again, under the row's lock, where it is spent.
+const USABLE_RESET: &str = "t.purpose = 'reset' AND t.used_at IS NULL AND t.expires_at > now() \
+    AND u.email = t.email AND u.password_hash IS NOT NULL";
+
 /// After `quota_keys AS (...`, the keys a mail is charged to (the address's, HMACs, and the
 /// account's, `mail-<purpose>-account:<id>`: ids are no secret): `quota`, one more mail charged to each key that allows it. The link is issued only when every
 /// key did ([`ALLOWED`]). A key that refused keeps its count and those that allowed are charged
@@ -260,19 +276,16 @@ pub async fn issue_change(
 /// usable: the new password's rules need them (it must not be built from them). Spending it
 /// checks all of this again, in the statement that sets the password.
 pub async fn reset_account(db: &Db, token: &LinkToken) -> Result<(String, Option<String>)> {
-    let statement = Statement::new(
-        "SELECT u.email, u.name FROM email_tokens t JOIN users u ON u.id = t.user_id \
-         WHERE t.purpose = 'reset' AND t.used_at IS NULL AND t.expires_at > now() \
-         AND u.email = t.email AND u.password_hash IS NOT NULL AND t.token_hash = ",
-    )
+    let statement = Statement::new(concatcp!(
+        "SELECT u.email, u.name FROM email_tokens t JOIN users u ON u.id = t.user_id WHERE ",
+        USABLE_RESET,
+        " AND t.token_hash = "
+    ))
     .bind(token.hash(), Type::BYTEA);
-    let row = db.query_opt(&statement).await?.ok_or_else(|| {
-        tracing::info!(
-            reason = "unknown, used, expired or replaced",
-            "reset link refused"
-        );
-        unusable()
-    })?;
+    let row = db
+        .query_opt(&statement)
+        .await?
+        .ok_or_else(|| refused("reset"))?;
     Ok((row.try_get("email")?, row.try_get("name")?))
 }
 
@@ -281,10 +294,12 @@ pub async fn reset_account(db: &Db, token: &LinkToken) -> Result<(String, Option
 /// statement, or nothing if the link is wrong, used, expired or replaced, or the account's
 /// address changed since it was sent. Answers whose password it was.
 pub async fn spend_reset(db: &Db, token: &LinkToken, new_hash: &str) -> Result<Recipient> {
-    const RESET: &str = "WITH link AS (
+    const RESET: &str = concatcp!(
+        "WITH link AS (
             SELECT t.token_hash, t.user_id FROM email_tokens t JOIN users u ON u.id = t.user_id
-            WHERE t.token_hash = $1 AND t.purpose = 'reset' AND t.used_at IS NULL
-              AND t.expires_at > now() AND u.email = t.email AND u.password_hash IS NOT NULL
+            WHERE t.token_hash = $1 AND ",
+        USABLE_RESET,
+        "
             FOR UPDATE OF t
         ), spent AS (
             UPDATE email_tokens t SET used_at = now() FROM link WHERE t.token_hash = link.token_hash
@@ -300,17 +315,15 @@ pub async fn spend_reset(db: &Db, token: &LinkToken, new_hash: &str) -> Result<R
         ), forgotten AS (
             DELETE FROM devices d USING changed WHERE d.user_id = changed.id
         )
-        SELECT id AS user_id, email FROM changed";
+        SELECT id AS user_id, email FROM changed"
+    );
     let statement = Statement::new(RESET)
         .arg(token.hash(), Type::BYTEA)
         .arg(new_hash, Type::TEXT);
-    let row = db.query_opt(&statement).await?.ok_or_else(|| {
-        tracing::info!(
-            reason = "unknown, used, expired or replaced",
-            "reset link refused"
-        );
-        unusable()
-    })?;
+    let row = db
+        .query_opt(&statement)
+        .await?
+        .ok_or_else(|| refused("reset"))?;
     Ok(Recipient {
         user: row.try_get("user_id")?,
         email: row.try_get("email")?,
@@ -353,11 +366,7 @@ pub async fn spend_verification(db: &Db, token: &LinkToken) -> Result<()> {
     })?;
     let row = row.ok_or_else(|| Error::Internal("SELECT gave no row".into()))?;
     if !row.try_get::<_, bool>("found")? {
-        tracing::info!(
-            reason = "unknown, used, expired or replaced",
-            "verification link refused"
-        );
-        return Err(unusable());
+        return Err(refused("verification"));
     }
     if row.try_get::<_, bool>("taken")? {
         return Err(Error::EmailTaken);
