@@ -64,9 +64,8 @@ fn unusable() -> Error {
 /// A well-formed link the database found no usable row for (`link`: which kind), logged.
 fn refused(link: &'static str) -> Error {
     tracing::info!(
-        link,
         reason = "unknown, used, expired or replaced",
-        "link refused"
+        "{link} link refused"
     );
     unusable()
 }
