@@ -1,5 +1,7 @@
-"""The stack's safe deployments: every function behind an alias that CodeDeploy shifts gradually,
-rolled back by alarms on what users see (the API's 5xx rate and latency) and on throttling."""
+"""The stack's operations: every function behind an alias that CodeDeploy shifts gradually,
+rolled back by alarms on what users see (the API's 5xx rate and latency) and on throttling; the
+alarms on what the functions' logs count; tracing; a budget of database connections; stages."""
+import re
 import unittest
 
 import yaml
@@ -49,6 +51,124 @@ class SafeDeployments(unittest.TestCase):
             with self.subTest(name):
                 # Quiet minutes are not failures: a rollback needs data that says so.
                 self.assertEqual(resources[name]["Properties"]["TreatMissingData"], "notBreaching")
+
+
+def functions(stack):
+    return {name: r for name, r in stack["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+
+
+def emitted_metrics():
+    """The metric names the Rust code puts in its log lines (`metric = "A,B"`)."""
+    names = set()
+    for path in (ROOT / "shared" / "src").rglob("*.rs"):
+        for found in re.findall(r'metric = "([A-Za-z,]+)"', path.read_text()):
+            names.update(found.split(","))
+    return names
+
+
+class Monitoring(unittest.TestCase):
+    stack = template()
+
+    def test_every_function_is_traced_and_logs_its_metrics_per_stage(self):
+        function = self.stack["Globals"]["Function"]
+        self.assertEqual(function["Tracing"], "Active")
+        self.assertEqual(function["LoggingConfig"]["LogFormat"], "JSON")
+        variables = function["Environment"]["Variables"]
+        self.assertEqual(variables["METRICS_NAMESPACE"], "todo-auth-lambda")
+        self.assertEqual(variables["STAGE"], {"Ref": "Stage"})
+        for name, resource in functions(self.stack).items():
+            with self.subTest(name):
+                self.assertNotIn("Tracing", resource["Properties"])
+                self.assertNotIn("Timeout", resource["Properties"])
+
+    def test_each_function_is_watched_for_running_near_its_timeout_once(self):
+        resources = self.stack["Resources"]
+        timeout_ms = self.stack["Globals"]["Function"]["Timeout"] * 1000
+        watched = []
+        for name in ("AuthDurationAlarm", "RecoveryDurationAlarm", "TasksDurationAlarm"):
+            with self.subTest(name):
+                alarm = resources[name]["Properties"]
+                metrics = [m for m in alarm["Metrics"] if "MetricStat" in m]
+                self.assertLessEqual(len(metrics), 10, "CloudWatch's limit for one alarm")
+                for metric in metrics:
+                    self.assertEqual(metric["MetricStat"]["Metric"]["MetricName"], "Duration")
+                    self.assertEqual(metric["MetricStat"]["Stat"], "Maximum")
+                    [dimension] = metric["MetricStat"]["Metric"]["Dimensions"]
+                    watched.append(dimension["Value"]["Ref"])
+                [expression] = [m for m in alarm["Metrics"] if m.get("ReturnData")]
+                self.assertEqual(expression["Expression"], "MAX([%s])" % ", ".join(m["Id"] for m in metrics))
+                self.assertEqual(alarm["Threshold"], timeout_ms * 0.8)
+        self.assertEqual(sorted(watched), sorted(functions(self.stack)))
+
+    def test_the_alarms_on_the_logs_metrics_read_what_the_functions_write(self):
+        resources = self.stack["Resources"]
+        written = emitted_metrics()
+        self.assertTrue({"SigninSucceeded", "SigninFailed", "Throttled", "RefreshTokenReuse", "ServerError", "DatabaseUnavailable"} <= written, written)
+        for name, metric in (("DatabaseUnavailableAlarm", "DatabaseUnavailable"), ("RefreshTokenReuseAlarm", "RefreshTokenReuse"), ("FailedSigninsAlarm", "SigninFailed")):
+            with self.subTest(name):
+                alarm = resources[name]["Properties"]
+                self.assertEqual(alarm["Namespace"], "todo-auth-lambda")
+                self.assertEqual(alarm["MetricName"], metric)
+                self.assertEqual(alarm["Dimensions"], [{"Name": "Stage", "Value": {"Ref": "Stage"}}])
+                self.assertEqual(alarm["TreatMissingData"], "notBreaching")
+
+    def test_every_alarm_notifies_the_topic_when_one_is_given(self):
+        alarms = [name for name, r in self.stack["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"]
+        self.assertGreaterEqual(len(alarms), 9)
+        for name in alarms:
+            with self.subTest(name):
+                properties = self.stack["Resources"][name]["Properties"]
+                for key in ("AlarmActions", "OKActions"):
+                    self.assertEqual(properties[key]["If"][0], "HasAlarmTopic")
+
+
+class ConnectionBudget(unittest.TestCase):
+    stack = template()
+
+    def reservation(self, resource):
+        properties = resource["Properties"]
+        value = properties.get("ReservedConcurrentExecutions", self.stack["Globals"]["Function"]["ReservedConcurrentExecutions"])
+        condition, reserved, unreserved = value["If"]
+        self.assertEqual(condition, "HasConnectionBudget")
+        self.assertEqual(unreserved, {"Ref": "AWS::NoValue"})
+        table, budget, tier = reserved["FindInMap"]
+        self.assertEqual((table, budget), ("ConnectionBudget", {"Ref": "DatabaseConnectionBudget"}))
+        return tier
+
+    def test_the_reservations_add_up_to_at_most_each_budget(self):
+        parameter = self.stack["Parameters"]["DatabaseConnectionBudget"]
+        rows = self.stack["Mappings"]["ConnectionBudget"]
+        self.assertEqual({str(v) for v in parameter["AllowedValues"]}, set(rows))
+        tiers = [self.reservation(r) for r in functions(self.stack).values()]
+        self.assertEqual(len(tiers), len(functions(self.stack)))
+        for budget, row in rows.items():
+            with self.subTest(budget=budget):
+                total = sum(row[tier] for tier in tiers)
+                self.assertLessEqual(total, int(budget))
+                if budget != "0":
+                    self.assertTrue(all(row[tier] >= 1 for tier in tiers))
+                    self.assertGreater(total, int(budget) * 0.9, "most of the budget is used")
+        # The default fits the pooler of Neon's smallest compute (0.25 CU: about 100 connections).
+        self.assertEqual(parameter["Default"], 100)
+
+    def test_routes_that_run_bcrypt_or_send_mail_have_tighter_throttles_than_the_rest(self):
+        api = self.stack["Resources"]["HttpApi"]["Properties"]
+        parameters = self.stack["Parameters"]
+        tight = api["RouteSettings"]
+        for name, resource in functions(self.stack).items():
+            properties = resource["Properties"]
+            bcrypt = properties.get("MemorySize") == 1769
+            mail = {"Ref": "SendMailPolicy"} in properties.get("Policies", [])
+            for event in properties.get("Events", {}).values():
+                if "Method" not in event["Properties"]:
+                    continue  # the catch-all $default route
+                route = f'{event["Properties"]["Method"]} {event["Properties"]["Path"]}'
+                with self.subTest(route):
+                    self.assertEqual(route in tight, bcrypt or mail)
+        for settings in tight.values():
+            self.assertEqual(settings, {"ThrottlingRateLimit": {"Ref": "AuthThrottlingRateLimit"}, "ThrottlingBurstLimit": {"Ref": "AuthThrottlingBurstLimit"}})
+        self.assertLess(parameters["AuthThrottlingRateLimit"]["Default"], parameters["ThrottlingRateLimit"]["Default"])
+        self.assertLess(parameters["AuthThrottlingBurstLimit"]["Default"], parameters["ThrottlingBurstLimit"]["Default"])
 
 
 class Stages(unittest.TestCase):

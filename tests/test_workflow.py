@@ -2,12 +2,17 @@
 deploys, one build goes to staging and then to production with a smoke test after each, no
 build runs beside cloud credentials, and every action runs the code of one commit."""
 
+import os
+import pathlib
 import re
+import subprocess
+import sys
+import tempfile
 import unittest
 
 import yaml
 
-from test_routes import ROOT
+from test_routes import ROOT, _CfnLoader
 
 WORKFLOW = ROOT / ".github/workflows/deploy.yml"
 STAGE_WORKFLOW = ROOT / ".github/workflows/deploy-stage.yml"
@@ -76,17 +81,65 @@ class OneBuildTwoStages(unittest.TestCase):
         self.assertGreater(smoke, deploy)
         self.assertIn("ApiUrl", runs[smoke])
 
-    def test_every_template_parameter_without_a_fixed_default_is_passed(self):
-        from test_routes import _CfnLoader
+    def test_every_template_parameter_has_its_variable_and_is_passed_as_a_file_through_an_execution_role(self):
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from stack_parameters import variable
 
+        job = workflow(STAGE_WORKFLOW)["jobs"]["deploy"]
         template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
-        deploy = next(s["run"] for s in stage_steps() if "sam deploy" in s.get("run", ""))
-        passed = set(re.findall(r'"(\w+)=', deploy))
-        # Parameters not passed keep their template defaults on every deploy; those passed are the
-        # ones an environment sets. None may be left to "whatever the last deploy said".
-        for name, parameter in template["Parameters"].items():
+        for name in template["Parameters"]:
             with self.subTest(name):
-                self.assertTrue(name in passed or "Default" in parameter, name)
+                expected = "${{ inputs.stage }}" if name == "Stage" else "${{ vars.%s }}" % variable(name)
+                self.assertEqual(job["env"][variable(name)], expected)
+        deploy = next(s["run"] for s in stage_steps() if "sam deploy" in s.get("run", ""))
+        self.assertIn("python scripts/stack_parameters.py .aws-sam/build/template.yaml > \"$RUNNER_TEMP/parameters.yaml\"", deploy)
+        self.assertIn('--parameter-overrides "file://$RUNNER_TEMP/parameters.yaml"', deploy)
+        self.assertIn('--role-arn "$CLOUDFORMATION_EXECUTION_ROLE_ARN"', deploy)
+        self.assertIn(':?', deploy.split("CLOUDFORMATION_EXECUTION_ROLE_ARN")[1], "an unset role stops the deploy")
+
+
+def stack_parameters(environ):
+    """Runs scripts/stack_parameters.py on template.yaml with `environ`: exit status, output."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/stack_parameters.py"), str(ROOT / "template.yaml")],
+        env={"PATH": os.environ["PATH"], **environ},
+        capture_output=True,
+        text=True,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+class StackParameters(unittest.TestCase):
+    required = {"APP_URL": "https://todo.example.com", "EMAIL_FROM": 'Todo "the app" <no-reply@example.com>', "SES_IDENTITY": "example.com"}
+
+    def test_sam_reads_every_parameter_from_the_file_with_values_exactly_as_given(self):
+        from samcli.cli.types import CfnParameterOverridesType
+
+        environ = {**self.required, "STAGE": "staging", "ALLOWED_ORIGINS": "https://a.example.com,https://b.example.com", "BCRYPT_COST": "11", "ALARM_TOPIC_ARN": ""}
+        status, out, err = stack_parameters(environ)
+        self.assertEqual(status, 0, err)
+        with tempfile.TemporaryDirectory() as directory:
+            path = pathlib.Path(directory) / "parameters.yaml"
+            path.write_text(out)
+            read = CfnParameterOverridesType().convert([f"file://{path}"], None, None)
+        template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
+        self.assertEqual(set(read), set(template["Parameters"]))
+        self.assertEqual(read["Stage"], "staging")
+        self.assertEqual(read["EmailFrom"], 'Todo "the app" <no-reply@example.com>')
+        self.assertEqual(read["AllowedOrigins"], "https://a.example.com,https://b.example.com")
+        self.assertEqual(read["BcryptCost"], "11")
+        # Unset or empty: the template's default, passed all the same.
+        self.assertEqual(read["AlarmTopicArn"], "")
+        self.assertEqual(read["DatabaseConnectionBudget"], "100")
+        self.assertEqual(read["RequireVerifiedEmail"], "false")
+        self.assertEqual(read["DeploymentType"], "Canary10Percent5Minutes")
+
+    def test_a_parameter_with_no_default_and_no_variable_stops_the_deploy_named(self):
+        status, out, err = stack_parameters({"APP_URL": "https://todo.example.com"})
+        self.assertEqual(status, 1)
+        self.assertEqual(out, "")
+        self.assertIn("EmailFrom (EMAIL_FROM), SesIdentity (SES_IDENTITY)", err)
+        self.assertNotIn("AppUrl", err)
 
 
 class ScriptsTakeNoExpressions(unittest.TestCase):

@@ -52,9 +52,9 @@ async fn measure(binary: &Path, env: &[(&str, &str)], event: &str) -> Result<Col
         let Ok(log) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
         };
-        if log["fields"]["message"] == "ready" {
-            config = Duration::from_micros(log["fields"]["config_us"].as_u64().unwrap_or(0));
-            connect = Duration::from_micros(log["fields"]["connect_us"].as_u64().unwrap_or(0));
+        if log["message"] == "ready" {
+            config = Duration::from_micros(log["config_us"].as_u64().unwrap_or(0));
+            connect = Duration::from_micros(log["connect_us"].as_u64().unwrap_or(0));
         }
     }
     let init = instance.init.unwrap_or_default();

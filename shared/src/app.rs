@@ -1,6 +1,6 @@
 //! What a function builds once per cold start and shares across invocations.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::auth::{BetterAuth, Passwords, SuccessorKey, Tokens};
 use crate::config::{Config, EmailSettings, SessionSettings};
@@ -8,6 +8,19 @@ use crate::db::Db;
 use crate::links::LinkToken;
 use crate::mail::{Mail, MailKind, Outbox};
 use crate::throttle::Throttle;
+
+/// How long the start-up check of the database role may take: one catalog lookup on the
+/// connection just made.
+pub const ROLE_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The most a cold start waits on others before serving (or failing) its first request: SSM,
+/// the database connection, the role check. Under the functions' timeout (template.yaml), which
+/// a test holds it to; a database still away after this is retried per request.
+pub const COLD_START_DEADLINE: Duration = Duration::from_secs(
+    crate::secrets::AWS_OPERATION_TIMEOUT.as_secs()
+        + crate::config::MAX_CONNECT_TIMEOUT.as_secs()
+        + ROLE_CHECK_TIMEOUT.as_secs(),
+);
 
 pub struct App {
     pub db: Db,
@@ -57,7 +70,10 @@ impl App {
     async fn refuse_to_bypass_row_security(
         &self,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        match self.db.bypasses_row_security().await {
+        let checked = tokio::time::timeout(ROLE_CHECK_TIMEOUT, self.db.bypasses_row_security())
+            .await
+            .unwrap_or_else(|_| Err(crate::db::DbError::TimedOut(ROLE_CHECK_TIMEOUT)));
+        match checked {
             Ok(false) => Ok(()),
             Ok(true) => {
                 let problem = "DATABASE_URL logs in as a role that bypasses row-level security \
@@ -114,5 +130,34 @@ impl App {
             user,
             kind,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Globals' `Timeout` in template.yaml, in seconds (no function sets its own).
+    fn function_timeout() -> Duration {
+        let template = include_str!("../../template.yaml");
+        let globals = template.split("\nGlobals:").nth(1).unwrap_or_default();
+        let seconds = globals
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("Timeout:"))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or(0);
+        Duration::from_secs(seconds)
+    }
+
+    #[test]
+    fn a_cold_starts_deadlines_add_up_to_less_than_the_function_timeout() {
+        let timeout = function_timeout();
+        assert!(timeout >= Duration::from_secs(1), "no Timeout in Globals");
+        assert!(
+            COLD_START_DEADLINE < timeout,
+            "SSM, connect and role check may take {COLD_START_DEADLINE:?}, the timeout is {timeout:?}"
+        );
+        // Some room is left for the process itself and the first request's own work.
+        assert!(COLD_START_DEADLINE + Duration::from_secs(1) <= timeout);
     }
 }

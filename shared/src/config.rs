@@ -41,8 +41,13 @@ const DEFAULT_ISSUER: &str = "todo-auth-lambda";
 const DEFAULT_AUDIENCE: &str = "todo-app";
 /// Many users can share an address (offices, carrier NAT): raise it for them.
 const DEFAULT_SIGNUPS_PER_ADDRESS: i32 = 10;
-/// A stuck network must not hold a function until its Lambda timeout.
+/// A stuck network, or a database waking up, must not hold a function until its Lambda
+/// timeout: how long connecting may take (TCP, TLS, start-up and login), unless the URL's
+/// `connect_timeout` says otherwise.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest `connect_timeout` a URL may ask for: a cold start must fit its other deadlines
+/// in the function's timeout too (see [`crate::app::COLD_START_DEADLINE`]).
+pub const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(6);
 
 /// `Debug` shows no secret: tokio-postgres redacts the password, `SecretString` the JWT key.
 #[derive(Clone, Debug)]
@@ -334,8 +339,22 @@ fn database_config(url: &str) -> Result<tokio_postgres::Config, ConfigError> {
                 .into(),
         });
     }
-    if config.get_connect_timeout().is_none() {
-        config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+    match config.get_connect_timeout() {
+        None => {
+            config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+        }
+        Some(timeout) if *timeout > MAX_CONNECT_TIMEOUT => {
+            return Err(ConfigError::Invalid {
+                name: DATABASE_URL,
+                problem: format!(
+                    "connect_timeout may be at most {} s: a cold start must connect well within \
+                     the function's timeout (a database still waking up is answered 503 with \
+                     Retry-After, and the next request finds it awake)",
+                    MAX_CONNECT_TIMEOUT.as_secs()
+                ),
+            });
+        }
+        Some(_) => {}
     }
     if config.get_application_name().is_none() {
         config.application_name("todo-auth-lambda");
@@ -484,6 +503,20 @@ mod tests {
             );
         }
         better_auth(&[("BETTER_AUTH_URL", "http://[::1]:3000")]);
+    }
+
+    #[test]
+    fn a_connect_timeout_longer_than_a_cold_start_can_wait_is_refused() {
+        let message = error(&[
+            (
+                "DATABASE_URL",
+                "postgres://u:p@db.example.com/app?sslmode=require&connect_timeout=15",
+            ),
+            ("JWT_SECRET", SECRET),
+        ]);
+        assert!(message.starts_with("DATABASE_URL is invalid"), "{message}");
+        assert!(message.contains("at most 6 s"), "{message}");
+        assert!(!message.contains("u:p"), "{message}");
     }
 
     #[test]

@@ -126,6 +126,12 @@ impl DbError {
     }
 }
 
+/// What [`Db::guarded`] ran: the guard's first row, and the work's rows.
+pub struct Guarded {
+    pub guard: Row,
+    pub rows: Vec<Row>,
+}
+
 pub struct Db {
     config: tokio_postgres::Config,
     tls: Option<MakeTlsConnector>,
@@ -172,10 +178,29 @@ impl Db {
     /// Connects during the cold start, when Lambda gives the most CPU. A failure is only logged:
     /// the first request tries again and answers 503 if the database is still away.
     pub async fn warm_up(&self) -> bool {
-        match self.client().await {
-            Ok(_) => true,
-            Err(error) => {
-                tracing::warn!(%error, "database not reachable at start-up; will retry per request");
+        // tokio-postgres bounds only the TCP connect by `connect_timeout`; a database waking up
+        // (Neon's suspended compute) keeps the start-up waiting after it: bounded here.
+        let deadline = self
+            .config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(self.statement_timeout);
+        match tokio::time::timeout(deadline, self.client()).await {
+            Ok(Ok(_)) => true,
+            Ok(Err(error)) => {
+                tracing::warn!(
+                    %error,
+                    metric = "DatabaseUnavailable",
+                    "database not reachable at start-up; will retry per request"
+                );
+                false
+            }
+            Err(_) => {
+                tracing::warn!(
+                    timeout_ms = deadline.as_millis() as u64,
+                    metric = "DatabaseUnavailable",
+                    "database not reachable at start-up; will retry per request"
+                );
                 false
             }
         }
@@ -219,7 +244,7 @@ impl Db {
         &self,
         guard: &Statement<'_>,
         work: &Statement<'_>,
-    ) -> Result<Option<Vec<Row>>, DbError> {
+    ) -> Result<Option<Guarded>, DbError> {
         let (guard_params, work_params) = (guard.params(), work.params());
         let guard = (guard.text(), &guard_params);
         let work = (work.text(), &work_params);
@@ -233,12 +258,12 @@ impl Db {
                 client.batch_execute("COMMIT"),
             );
             begin?;
-            if guarded?.is_empty() {
+            let Some(guard) = guarded?.into_iter().next() else {
                 return Ok(None);
-            }
+            };
             let rows = rows?;
             commit?;
-            Ok(Some(rows))
+            Ok(Some(Guarded { guard, rows }))
         })
         .await
     }

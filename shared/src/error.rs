@@ -6,6 +6,7 @@ use lambda_http::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
 use crate::db::DbError;
+use crate::events;
 use crate::validation::FieldErrors;
 
 /// Why a request was refused as unauthenticated: decides the `WWW-Authenticate` challenge.
@@ -51,8 +52,12 @@ pub enum Error {
     #[error("{0}")]
     Unprocessable(&'static str),
     /// Too many failed signins (or signups) from this account or address; try again later.
+    /// `by` names the kinds of key that refused it, for the log only.
     #[error("too many attempts; wait {retry_after} s (see Retry-After) and try again")]
-    RateLimited { retry_after: u64 },
+    RateLimited {
+        retry_after: u64,
+        by: Vec<&'static str>,
+    },
     /// Something a request needs, other than the database, cannot be reached now (Better
     /// Auth's signing keys); the cause is logged where it is found.
     #[error("a service this request needs is unavailable")]
@@ -120,10 +125,16 @@ impl Error {
             _ => self.to_string(),
         };
         match self {
-            _ if status.is_server_error() => tracing::error!(error = %self, code, "request failed"),
+            Error::Database(e) if e.is_unavailable() => tracing::error!(
+                error = %self, code, metric = "ServerError,DatabaseUnavailable", "request failed"
+            ),
+            _ if status.is_server_error() => {
+                tracing::error!(error = %self, code, metric = "ServerError", "request failed")
+            }
             Error::Unauthorized(AuthFailure::Invalid(reason)) => {
                 tracing::info!(reason, "access token rejected")
             }
+            Error::RateLimited { retry_after, by } => events::throttled(by, *retry_after),
             _ => {}
         }
         // `detail` repeats the message where FastAPI's errors put it, which is where frontends
@@ -158,7 +169,7 @@ impl Error {
                     headers.insert(ALLOW, value);
                 }
             }
-            Error::RateLimited { retry_after } => {
+            Error::RateLimited { retry_after, .. } => {
                 headers.insert(RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             _ => {}

@@ -27,6 +27,11 @@ pub async fn client_from_env() -> Client {
 }
 
 /// A client from `loader` on our HTTP client, giving up within seconds when SSM is unreachable.
+/// The longest an AWS call may take, retries included: SSM answers in tens of milliseconds in
+/// its region, and a cold start must fit its other deadlines in the function's timeout too (see
+/// [`crate::app::COLD_START_DEADLINE`]).
+pub const AWS_OPERATION_TIMEOUT: Duration = Duration::from_secs(2);
+
 pub async fn client_with(loader: ConfigLoader) -> Client {
     Client::new(&aws_config_with(loader).await)
 }
@@ -38,8 +43,8 @@ pub async fn aws_config_with(loader: ConfigLoader) -> SdkConfig {
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .build_https();
     let timeouts = TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .operation_timeout(Duration::from_secs(5))
+        .connect_timeout(Duration::from_secs(1))
+        .operation_timeout(AWS_OPERATION_TIMEOUT)
         .build();
     loader
         .http_client(http)

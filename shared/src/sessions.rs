@@ -15,6 +15,7 @@ use crate::auth::{Caller, DeviceToken, RefreshToken, SuccessorKey};
 use crate::config::SessionSettings;
 use crate::db::{Db, Statement};
 use crate::error::{Error, Result};
+use crate::events;
 use crate::users::User;
 
 /// What makes a session row `s` live: not ended (by signout or refresh-token reuse) and within
@@ -84,7 +85,7 @@ async fn refusal(db: &Db, caller: Caller) -> Error {
 /// session is a 401 `invalid_token`.
 pub async fn run_as(db: &Db, caller: Caller, statement: &Statement<'_>) -> Result<Vec<Row>> {
     match db.guarded(&binding(caller), statement).await? {
-        Some(rows) => Ok(rows),
+        Some(done) => Ok(done.rows),
         None => Err(refusal(db, caller).await),
     }
 }
@@ -158,9 +159,9 @@ pub enum Ending {
     Others,
 }
 
-/// Ends sessions of the caller's: their access and refresh tokens stop working at once.
-/// Another user's session, or an unknown or ended one, is not found.
-pub async fn end_some(db: &Db, caller: Caller, which: Ending) -> Result<()> {
+/// Ends sessions of the caller's: their access and refresh tokens stop working at once; how
+/// many ended. Another user's session, or an unknown or ended one, is not found.
+pub async fn end_some(db: &Db, caller: Caller, which: Ending) -> Result<u64> {
     let statement = match which {
         Ending::One(id) => with_me(caller)
             .push(", ended AS (UPDATE sessions s SET ended_at = now() FROM me WHERE s.id = ")
@@ -175,9 +176,9 @@ pub async fn end_some(db: &Db, caller: Caller, which: Ending) -> Result<()> {
         "(SELECT count(*) FROM ended) AS ended"
     ));
     let row = while_live(db, caller, &statement).await?;
-    match which {
-        Ending::One(_) if row.try_get::<_, i64>("ended")? == 0 => Err(Error::NotFound),
-        _ => Ok(()),
+    match (which, row.try_get::<_, i64>("ended")?) {
+        (Ending::One(_), 0) => Err(Error::NotFound),
+        (_, ended) => Ok(ended as u64),
     }
 }
 
@@ -423,7 +424,8 @@ pub async fn refresh(
     } else if row.try_get::<_, bool>("spent")? {
         db.query(&Statement::new(END_FAMILY).arg(session, Type::UUID))
             .await?;
-        tracing::warn!(%session, "spent refresh token presented again; session ended");
+        events::about(row.try_get::<_, Uuid>("id")?);
+        events::refresh_token_reuse_detected(session);
         return Err(Error::invalid_token("refresh token reused"));
     } else if !row.try_get::<_, bool>("rotated")? {
         return Err(Error::invalid_token(ENDED));
@@ -441,5 +443,6 @@ pub async fn refresh(
 
 /// Ends the caller's session: its refresh tokens and access tokens stop working at once.
 pub async fn end(db: &Db, caller: Caller) -> Result<()> {
-    end_some(db, caller, Ending::One(caller.session)).await
+    end_some(db, caller, Ending::One(caller.session)).await?;
+    Ok(())
 }

@@ -96,6 +96,8 @@ const SIGNUP_ADDRESS: Policy = Policy {
 /// the success is about) rather than only taking its own attempt back.
 #[derive(Debug, Clone)]
 pub struct Key {
+    /// What it counts (`signin-account`, ...): kept in clear in `stored`, named in the logs.
+    kind: &'static str,
     stored: String,
     policy: Policy,
     cleared_by_success: bool,
@@ -126,12 +128,12 @@ impl Throttle {
     /// How a key's name is stored under the current secret: its kind in clear (for
     /// operators), the rest hashed.
     pub fn stored(&self, name: &str) -> String {
-        self.stored_all(name).swap_remove(0)
+        let (kind, rest) = name.split_once(':').unwrap_or(("", name));
+        self.stored_all(kind, rest).swap_remove(0)
     }
 
-    /// How a key's name is stored under each secret in force.
-    fn stored_all(&self, name: &str) -> Vec<String> {
-        let (kind, rest) = name.split_once(':').unwrap_or(("", name));
+    /// How a key of `kind` named `rest` is stored under each secret in force.
+    fn stored_all(&self, kind: &str, rest: &str) -> Vec<String> {
         self.hashers
             .iter()
             .map(|hasher| {
@@ -142,10 +144,11 @@ impl Throttle {
             .collect()
     }
 
-    fn key(&self, name: &str, policy: Policy) -> Vec<Key> {
-        self.stored_all(name)
+    fn key(&self, kind: &'static str, name: &str, policy: Policy) -> Vec<Key> {
+        self.stored_all(kind, name)
             .into_iter()
             .map(|stored| Key {
+                kind,
                 stored,
                 policy,
                 cleared_by_success: false,
@@ -154,8 +157,8 @@ impl Throttle {
     }
 
     /// The key a success clears: its own count starts again.
-    fn cleared_key(&self, name: &str, policy: Policy) -> Vec<Key> {
-        let mut keys = self.key(name, policy);
+    fn cleared_key(&self, kind: &'static str, name: &str, policy: Policy) -> Vec<Key> {
+        let mut keys = self.key(kind, name, policy);
         keys.iter_mut().for_each(|k| k.cleared_by_success = true);
         keys
     }
@@ -164,12 +167,13 @@ impl Throttle {
     pub fn signin_keys(&self, email: &Email, address: Option<IpAddr>) -> Vec<Key> {
         let (email, address) = (email.as_str(), Address(address));
         [
-            self.cleared_key(&format!("signin-account:{email}"), SIGNIN_ACCOUNT),
+            self.cleared_key("signin-account", email, SIGNIN_ACCOUNT),
             self.key(
-                &format!("signin-account-address:{email}|{address}"),
+                "signin-account-address",
+                &format!("{email}|{address}"),
                 SIGNIN_ACCOUNT_FROM_ADDRESS,
             ),
-            self.key(&format!("signin-address:{address}"), SIGNIN_ADDRESS),
+            self.key("signin-address", &address.to_string(), SIGNIN_ADDRESS),
         ]
         .concat()
     }
@@ -180,21 +184,23 @@ impl Throttle {
     /// not, the account's keys are counted too ([`Throttle::signin_keys`]).
     pub fn device_keys(&self, device_hash: &[u8]) -> Vec<Key> {
         let device = B64.encode(device_hash);
-        self.cleared_key(&format!("signin-device:{device}"), SIGNIN_DEVICE)
+        self.cleared_key("signin-device", &device, SIGNIN_DEVICE)
     }
 
     /// The key a signed-in caller's password confirmation counts against: their session's.
     pub fn confirm_keys(&self, session: Uuid) -> Vec<Key> {
-        self.cleared_key(&format!("confirm-session:{session}"), CONFIRM_SESSION)
+        self.cleared_key("confirm-session", &session.to_string(), CONFIRM_SESSION)
     }
 
     /// The keys that clear an account's signin count, for a password reset: the owner proved
     /// they read the account's mail, so failures others made on it no longer hold them back.
     pub fn account_keys(&self, email: &Email) -> Vec<Key> {
-        self.cleared_key(
-            &format!("signin-account:{}", email.as_str()),
-            SIGNIN_ACCOUNT,
-        )
+        self.cleared_key("signin-account", email.as_str(), SIGNIN_ACCOUNT)
+    }
+
+    /// What the logs call an email no account has: its keyed hash (see [`crate::events`]).
+    pub fn pseudonym(&self, email: &Email) -> String {
+        self.stored(&format!("email:{}", email.as_str()))
     }
 
     /// The mail-quota key of an address for one purpose of link (see [`crate::links`]),
@@ -210,7 +216,7 @@ impl Throttle {
             free: self.signups_per_address,
             ..SIGNUP_ADDRESS
         };
-        self.key(&format!("signup-address:{}", Address(address)), policy)
+        self.key("signup-address", &Address(address).to_string(), policy)
     }
 }
 
@@ -248,7 +254,8 @@ const ATTEMPT: &str = concatcp!(
         ORDER BY t.key FOR UPDATE
     ),
     blocked AS (
-        SELECT max(blocked_until) AS until FROM locked WHERE blocked_until > now()
+        SELECT max(blocked_until) AS until, array_agg(key) AS keys
+        FROM locked WHERE blocked_until > now()
     ),
     pruned AS (
         DELETE FROM throttles t WHERE t.key IN (
@@ -285,7 +292,8 @@ const ATTEMPT: &str = concatcp!(
         WHERE t.blocked_until IS NULL OR t.blocked_until <= now()
         RETURNING t.key
     )
-    SELECT (SELECT count(*) FROM counted) AS counted,
+    SELECT ARRAY(SELECT key FROM counted) AS counted,
+           (SELECT keys FROM blocked) AS blocked,
            ceil(extract(epoch FROM (SELECT until FROM blocked) - now()))::int8 AS retry_after"
 );
 
@@ -329,15 +337,27 @@ pub async fn attempt(db: &Db, keys: &[Key]) -> Result<()> {
         .query_opt(&statement)
         .await?
         .ok_or_else(|| Error::Internal("SELECT gave no row".into()))?;
-    let counted: i64 = row.try_get("counted")?;
-    let retry_after: Option<i64> = row.try_get("retry_after")?;
-    if counted == keys.len() as i64 {
+    let counted: Vec<String> = row.try_get("counted")?;
+    if counted.len() == keys.len() {
         return Ok(());
     }
-    // Blocked when this statement began, or (a race on a new key) by the attempt it waited for.
-    let retry_after = retry_after.unwrap_or(1).max(1) as u64;
-    tracing::info!(retry_after, "throttled");
-    Err(Error::RateLimited { retry_after })
+    // Blocked when this statement began, or (a race on a new key) by the attempt it waited for:
+    // then the keys it did not count are the blocked ones.
+    let blocked: Vec<String> = row.try_get::<_, Option<_>>("blocked")?.unwrap_or_default();
+    let mut by: Vec<&'static str> = keys
+        .iter()
+        .filter(|k| match blocked.is_empty() {
+            true => !counted.contains(&k.stored),
+            false => blocked.contains(&k.stored),
+        })
+        .map(|k| k.kind)
+        .collect();
+    by.dedup();
+    let retry_after: Option<i64> = row.try_get("retry_after")?;
+    Err(Error::RateLimited {
+        retry_after: retry_after.unwrap_or(1).max(1) as u64,
+        by,
+    })
 }
 
 /// After a successful signin with `keys`: the count of the keys it clears (`$1`: the account's)

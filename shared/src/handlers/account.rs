@@ -8,11 +8,11 @@ use std::convert::Infallible;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::App;
 use crate::error::{Error, Result};
 use crate::http::{Body, Method, Request, Response, json_body, no_content, respond};
 use crate::sessions::{self, Outcome};
 use crate::validation::{FieldErrors, required};
+use crate::{App, events};
 
 #[derive(Deserialize)]
 struct DeleteBody {
@@ -29,11 +29,11 @@ async fn delete(app: &App, req: Request) -> Result<Response<Body>> {
     let password = required(body.password)
         .map(SecretString::from)
         .map_err(|problem| Error::Validation(FieldErrors::single("password", problem)))?;
-    let (user, hash) = sessions::user_with_hash(&app.db, caller).await?;
+    let (_, hash) = sessions::user_with_hash(&app.db, caller).await?;
     super::confirm_password(app, caller, &hash, &password).await?;
     match sessions::delete_account(&app.db, caller, &hash).await? {
         Outcome::Done => {
-            tracing::info!(user = %user.key, "account deleted");
+            events::account_deleted();
             Ok(no_content())
         }
         Outcome::PasswordChanged => Err(Error::InvalidCredentials),

@@ -29,6 +29,7 @@ use serde::Serialize;
 use crate::App;
 use crate::auth::{Caller, DeviceToken, Verified};
 use crate::error::{Error, Result};
+use crate::events;
 use crate::http::{Body, Request, Response, StatusCode, bearer_token, json, path_param};
 use crate::identity::Identity;
 use crate::sessions::Issued;
@@ -54,17 +55,19 @@ async fn identity(app: &App, req: &Request) -> Result<Identity> {
 
 async fn identity_behind(app: &App, req: &Request, gate: Gate) -> Result<Identity> {
     let token = bearer_token(req)?;
-    match &app.better_auth {
+    let identity = match &app.better_auth {
         Some(better_auth) if better_auth.claims_to_issue(token) => {
-            Ok(Identity::BetterAuth(better_auth.verify(token).await?))
+            Identity::BetterAuth(better_auth.verify(token).await?)
         }
         _ => {
             let mut caller = app.tokens.verify(token)?;
             caller.verified_email_required =
                 gate == Gate::VerifiedEmail && app.email.require_verified;
-            Ok(Identity::Session(caller))
+            Identity::Session(caller)
         }
-    }
+    };
+    events::about(identity.user_id());
+    Ok(identity)
 }
 
 /// The session a request's token belongs to, for what only our own sessions have: their list,
@@ -151,6 +154,6 @@ async fn confirm_password(
     if let Verified::Right { .. } = app.passwords.verify(password, Some(hash)).await? {
         return throttle::succeeded(&app.db, &keys).await;
     }
-    tracing::info!(reason = "wrong password", "password confirmation refused");
+    events::password_confirmation_failed();
     Err(Error::InvalidCredentials)
 }

@@ -11,12 +11,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use unicode_normalization::UnicodeNormalization;
 
-use crate::App;
 use crate::error::{Error, Result};
 use crate::http::{Body, Method, Request, Response, json_body, no_content, respond};
 use crate::sessions::{self, Outcome};
 use crate::users::{NewPassword, PasswordChange, User};
 use crate::validation::{FieldErrors, required};
+use crate::{App, events};
 
 #[derive(Deserialize)]
 struct PasswordBody {
@@ -85,7 +85,11 @@ async fn change(app: &App, req: Request) -> Result<Response<Body>> {
     super::confirm_password(app, caller, &hash, &change.current).await?;
     let new_hash = app.passwords.hash(change.new.secret()).await?;
     match sessions::change_password(&app.db, caller, &hash, &new_hash).await? {
-        Outcome::Done => Ok(no_content()),
+        Outcome::Done => {
+            events::password_changed("changed");
+            events::sessions_revoked("others", None);
+            Ok(no_content())
+        }
         // Changed by another request since it was checked: that check no longer holds.
         Outcome::PasswordChanged => Err(Error::InvalidCredentials),
     }

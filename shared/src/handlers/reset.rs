@@ -9,7 +9,6 @@ use std::convert::Infallible;
 
 use serde::Deserialize;
 
-use crate::App;
 use crate::error::{Error, Result};
 use crate::http::{Body, Method, Request, Response, json_body, no_content, respond};
 use crate::links;
@@ -17,6 +16,7 @@ use crate::mail::MailKind;
 use crate::throttle;
 use crate::users::{Email, NewPassword};
 use crate::validation::{FieldErrors, required};
+use crate::{App, events};
 
 #[derive(Deserialize)]
 struct ResetBody {
@@ -47,7 +47,9 @@ async fn reset(app: &App, req: Request) -> Result<Response<Body>> {
         .map_err(|problem| Error::Validation(FieldErrors::single("new_password", problem)))?;
     let hash = app.passwords.hash(password.secret()).await?;
     let recipient = links::spend_reset(&app.db, &token, &hash).await?;
-    tracing::info!(user = %recipient.user, "password reset; every session ended");
+    events::about(recipient.user);
+    events::password_changed("reset");
+    events::sessions_revoked("all", None);
     if let Ok(email) = Email::parse(&recipient.email) {
         throttle::succeeded(&app.db, &app.throttle.account_keys(&email)).await?;
     }

@@ -19,7 +19,7 @@ use crate::http::{
 };
 use crate::users::{self, Credentials, Email};
 use crate::validation::{FieldErrors, required};
-use crate::{sessions, throttle};
+use crate::{events, sessions, throttle};
 
 #[derive(Deserialize)]
 struct SigninBody {
@@ -72,13 +72,19 @@ async fn signin(app: &App, req: Request) -> Result<Response<Body>> {
         throttle::attempt(&app.db, &keys),
         users::find_for_signin(&app.db, email, device_hash),
     );
-    allowed?;
     let account = account?;
+    match &account {
+        Some(account) => events::about(account.user.key),
+        None => events::about_email(&app.throttle.pseudonym(email)),
+    }
+    allowed.inspect_err(throttled)?;
     let known_device = account.as_ref().is_some_and(|a| a.known_device);
     if device.is_some() && !known_device {
         // Not a device of this account's: the account's own count applies after all.
         keys = app.throttle.signin_keys(email, address);
-        throttle::attempt(&app.db, &keys).await?;
+        throttle::attempt(&app.db, &keys)
+            .await
+            .inspect_err(throttled)?;
     }
     let stored_hash = account.as_ref().map(|a| a.password_hash.as_str());
     let verified = app.passwords.verify(password, stored_hash).await?;
@@ -103,6 +109,7 @@ async fn signin(app: &App, req: Request) -> Result<Response<Body>> {
             );
             counted?;
             super::session(app, user, &issued?, Some(&device), StatusCode::OK)
+                .inspect(|_| events::signin_succeeded(!new_device))
         }
         (account, _) => {
             let reason = if account.is_some() {
@@ -110,8 +117,15 @@ async fn signin(app: &App, req: Request) -> Result<Response<Body>> {
             } else {
                 "unknown email"
             };
-            tracing::info!(reason, "signin refused");
+            events::signin_failed(reason, &[]);
             Err(Error::InvalidCredentials)
         }
+    }
+}
+
+/// Logs a signin the throttle refused, with the keys that refused it.
+fn throttled(error: &Error) {
+    if let Error::RateLimited { by, .. } = error {
+        events::signin_failed("throttled", by);
     }
 }

@@ -3,10 +3,10 @@
 
 use std::convert::Infallible;
 
-use crate::App;
 use crate::error::Result;
 use crate::http::{Body, Method, Request, Response, no_content, respond};
 use crate::sessions;
+use crate::{App, events};
 
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     respond(req, &[Method::POST], |req| signout(app, req)).await
@@ -15,5 +15,6 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 async fn signout(app: &App, req: Request) -> Result<Response<Body>> {
     let caller = super::caller_behind(app, &req, super::Gate::AnyEmail).await?;
     sessions::end(&app.db, caller).await?;
+    events::sessions_revoked("this", Some(1));
     Ok(no_content())
 }

@@ -16,7 +16,7 @@ use crate::links::{self, LinkToken, Purpose, SignupLink};
 use crate::mail::MailKind;
 use crate::users::{DisplayName, Email, NewAccount, NewPassword};
 use crate::validation::{FieldErrors, required};
-use crate::{sessions, throttle};
+use crate::{events, sessions, throttle};
 
 #[derive(Deserialize)]
 struct SignupBody {
@@ -56,6 +56,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
 
 async fn signup(app: &App, req: Request) -> Result<Response<Body>> {
     let account: NewAccount = json_body::<SignupBody>(&req)?.try_into()?;
+    events::about_email(&app.throttle.pseudonym(&account.email));
     // Counted before the attempt, so taken emails cost an attacker probing for them too.
     let keys = app.throttle.signup_keys(source_address(&req));
     throttle::attempt(&app.db, &keys).await?;
@@ -69,7 +70,15 @@ async fn signup(app: &App, req: Request) -> Result<Response<Body>> {
         ttl_seconds: app.email.verify_ttl_seconds,
     };
     let (user, link_issued) =
-        links::create_account(&app.db, &account.email, &account.name, &hash, verification).await?;
+        links::create_account(&app.db, &account.email, &account.name, &hash, verification)
+            .await
+            .inspect_err(|error| {
+                if let Error::EmailTaken = error {
+                    events::signup("email taken");
+                }
+            })?;
+    events::about(user.key);
+    events::signup("created");
     if link_issued {
         let link = app.link("verify-email", &link);
         app.mail(

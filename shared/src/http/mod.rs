@@ -45,7 +45,9 @@ where
 /// Runs a handler for one request, whatever its method, and always answers: an `Err` gets the
 /// contract's JSON error. Errors never become Lambda invocation failures. Logs one line per
 /// request; everything logged while handling it carries API Gateway's request id (the one in
-/// the access log) and the route, through the span. Never a body, header or query value.
+/// the access log), the route, the source address and, once known, the user, through the span
+/// (and the runtime's span adds Lambda's request id and X-Ray's trace id). Never a body, header
+/// or query value.
 pub async fn answer<F, Fut>(req: Request, handler: F) -> Result<Response<Body>, Infallible>
 where
     F: FnOnce(Request) -> Fut,
@@ -67,7 +69,17 @@ where
     } else {
         route
     };
-    let span = tracing::info_span!("request", request_id, route);
+    let source = source_address(&req).map(|a| a.to_string());
+    crate::logging::invocation_started();
+    // `user` and `email_hash` are recorded once known (see `crate::events`).
+    let span = tracing::info_span!(
+        "request",
+        request_id,
+        route,
+        source = source.as_deref(),
+        user = tracing::field::Empty,
+        email_hash = tracing::field::Empty,
+    );
     async move {
         let response = handler(req)
             .await

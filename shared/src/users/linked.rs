@@ -9,6 +9,7 @@ use tokio_postgres::types::Type;
 use super::{DisplayName, Email, User, UserId};
 use crate::db::{BOUND_USER, Db, Statement};
 use crate::error::{Error, Result};
+use crate::events;
 
 /// A user another server signs in (Better Auth), as its verified token describes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,8 +44,9 @@ fn binding(user: &LinkedUser) -> Statement<'_> {
          ON CONFLICT (issuer, subject) DO NOTHING RETURNING id), \
          profile AS (UPDATE users u SET email = $3, name = $4, updated_at = now() FROM found \
          WHERE u.id = found.id AND (found.email, found.name) IS DISTINCT FROM ($3, $4)) \
-         SELECT set_config('app.user_id', me.id::text, true) \
-         FROM (SELECT id FROM found UNION ALL SELECT id FROM created) me",
+         SELECT set_config('app.user_id', me.id::text, true), me.created \
+         FROM (SELECT id, false AS created FROM found \
+               UNION ALL SELECT id, true AS created FROM created) me",
     )
     .arg(user.issuer.as_str(), Type::TEXT)
     .arg(user.subject.as_str(), Type::TEXT)
@@ -58,8 +60,11 @@ fn binding(user: &LinkedUser) -> Statement<'_> {
 pub async fn run_as(db: &Db, user: &LinkedUser, statement: &Statement<'_>) -> Result<Vec<Row>> {
     let binding = binding(user);
     for _ in 0..2 {
-        if let Some(rows) = db.guarded(&binding, statement).await? {
-            return Ok(rows);
+        if let Some(done) = db.guarded(&binding, statement).await? {
+            if done.guard.try_get("created")? {
+                events::better_auth_user_first_seen();
+            }
+            return Ok(done.rows);
         }
     }
     Err(Error::Internal(

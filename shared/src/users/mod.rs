@@ -59,6 +59,15 @@ pub enum UserId {
     External(String),
 }
 
+impl std::fmt::Display for UserId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UserId::Local(id) => id.fmt(f),
+            UserId::External(id) => f.write_str(id),
+        }
+    }
+}
+
 impl UserId {
     /// Whether a `{user_id}` path segment names this user. Our ids match in any form a UUID
     /// can be spelled; Better Auth's exactly.

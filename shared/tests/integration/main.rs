@@ -10,6 +10,7 @@ mod accounts;
 mod auth;
 mod better_auth;
 mod database;
+mod events;
 mod http_contract;
 mod logs;
 mod migrations;

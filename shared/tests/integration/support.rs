@@ -176,3 +176,38 @@ pub fn rotated_app() -> App {
     settings.tokens.secret = "the secret after a rotation, 32 bytes or more".into();
     App::new(&settings).unwrap()
 }
+
+/// What the functions log, as Lambda gets it (JSON lines), while a [`capture`] guard lives.
+#[derive(Clone, Default)]
+pub struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+
+    pub fn lines(&self) -> Vec<Value> {
+        self.text()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+}
+
+/// The functions' JSON logs at `level`, captured on this thread while the guard lives.
+pub fn capture(level: &str) -> (Captured, tracing::subscriber::DefaultGuard) {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = shared::logging::json_subscriber(level, move || writer.clone());
+    (captured, tracing::subscriber::set_default(subscriber))
+}
