@@ -10,8 +10,9 @@ use shared::testing::signup;
 use tokio_postgres::types::Type;
 
 use crate::front::Front;
-use crate::load::{self, Caller, Load};
+use crate::load::{self, Caller, Load, Workload};
 use crate::pool::Pool;
+use crate::proxy::RoundTrips;
 use crate::report::{Bench, JWT_SECRET};
 use crate::runtime_api::Spec;
 
@@ -28,6 +29,8 @@ pub struct Measured {
     pub harness_cpu: Duration,
     /// CPU time PostgreSQL's processes used while measured.
     pub database_cpu: Duration,
+    /// Database round trips while measured, where a proxy counted them.
+    pub round_trips: Option<usize>,
 }
 
 impl Measured {
@@ -90,6 +93,7 @@ pub async fn callers(app: &shared::App, count: usize, tasks: i64) -> Result<Vec<
             token: account.token,
             user_id: account.id.to_string(),
             tasks: usize::try_from(tasks).map_err(|e| e.to_string())?,
+            email: account.email,
         });
     }
     Ok(callers)
@@ -97,9 +101,19 @@ pub async fn callers(app: &shared::App, count: usize, tasks: i64) -> Result<Vec<
 
 /// The project's functions (the build profile the run uses), logging in with `database_url`.
 pub fn rust(bench: &Bench, limit: usize, database_url: &str) -> Result<Front, String> {
+    rust_with(bench, limit, database_url, &[])
+}
+
+/// The same, with `extra` settings (a bcrypt cost, a connect timeout...).
+pub fn rust_with(
+    bench: &Bench,
+    limit: usize,
+    database_url: &str,
+    extra: &[(&str, &str)],
+) -> Result<Front, String> {
     let dir = bench.root.join("target").join(bench.profile());
     Front::functions(&bench.root, limit, |function| {
-        Spec::new(
+        let mut spec = Spec::new(
             dir.join(function),
             &[
                 ("DATABASE_URL", database_url),
@@ -110,13 +124,31 @@ pub fn rust(bench: &Bench, limit: usize, database_url: &str) -> Result<Front, St
                 ("EMAIL_FROM", "Bench <bench@example.com>"),
                 ("SMTP_URL", "smtp://127.0.0.1:9"),
             ],
-        )
+        );
+        // Set after the defaults: a later value for the same name wins.
+        spec.env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        spec
     })
 }
 
 /// bench/fastapi as one Lambda function: Mangum under the AWS runtime interface client.
 pub fn fastapi(bench: &Bench, limit: usize) -> Front {
-    let mut spec = Spec::new(&bench.fastapi_python, &fastapi_env(bench));
+    fastapi_on(bench, limit, &bench.database_url, 4)
+}
+
+/// The same, logging in with `database_url` and hashing at `bcrypt_cost`.
+pub fn fastapi_on(bench: &Bench, limit: usize, database_url: &str, bcrypt_cost: u32) -> Front {
+    let cost = bcrypt_cost.to_string();
+    let env = [
+        ("DATABASE_URL", database_url),
+        ("JWT_SECRET", JWT_SECRET),
+        ("BCRYPT_COST", cost.as_str()),
+    ];
+    let mut spec = Spec::new(&bench.fastapi_python, &env);
     spec.args = ["-m", "awslambdaric", "lambda_function.handler"]
         .map(str::to_owned)
         .into();
@@ -139,21 +171,42 @@ pub fn fastapi_env(bench: &Bench) -> [(&str, &str); 3] {
 }
 
 /// Warms `front` up with `connections` clients (which starts that many instances), then
-/// measures; stops every instance afterwards. Warm-up errors count too.
+/// measures the list load; stops every instance afterwards. Warm-up errors count too.
 pub async fn measure(
     front: Front,
     callers: &Arc<Vec<Caller>>,
     connections: usize,
+    times: (Duration, Duration),
+) -> Result<Measured, String> {
+    measure_workload(front, callers, connections, times, Workload::List, None).await
+}
+
+/// The same for `workload`, counting the database round trips of the measured part on
+/// `round_trips` when given.
+pub async fn measure_workload(
+    front: Front,
+    callers: &Arc<Vec<Caller>>,
+    connections: usize,
     (warm, run): (Duration, Duration),
+    workload: Workload,
+    round_trips: Option<&RoundTrips>,
 ) -> Result<Measured, String> {
     let front = Arc::new(front);
     let (addr, server) = front.clone().serve().await.map_err(|e| e.to_string())?;
-    let warm = load::run(addr, callers.clone(), connections, warm).await;
+    let warm = load::run_workload(addr, callers.clone(), connections, warm, workload).await;
     for pool in front.pools() {
         pool.reset_durations();
     }
-    let (mut load, harness_cpu, database_cpu) =
-        with_cpu(load::run(addr, callers.clone(), connections, run)).await;
+    round_trips.map(RoundTrips::take);
+    let (mut load, harness_cpu, database_cpu) = with_cpu(load::run_workload(
+        addr,
+        callers.clone(),
+        connections,
+        run,
+        workload,
+    ))
+    .await;
+    let round_trips = round_trips.map(RoundTrips::take);
     drop(server);
     load.add_errors_of(warm);
     let mut measured = Measured {
@@ -164,6 +217,7 @@ pub async fn measure(
         cpu: Duration::ZERO,
         harness_cpu,
         database_cpu,
+        round_trips,
     };
     for pool in front.pools() {
         let report = pool.stop().await;

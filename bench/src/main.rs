@@ -11,20 +11,25 @@
 //!
 //! The report's sections, in order, each a module: [`header`], [`floor`] (handlers against the
 //! floor), [`auth`] (passwords and tokens), [`recovery`] (password reset requests alike for every
-//! address), [`round_trips`], [`cold_start`], [`scale`],
-//! [`versus`] (against FastAPI), [`pooler`] (through PgBouncer), [`sizes`], then `why.md`.
+//! address), [`round_trips`], [`cold_start`], [`cold_compute`] (a Neon compute waking), [`scale`],
+//! [`versus`] (against FastAPI), [`aws`] (against FastAPI with Neon's distance, writes, sign-in,
+//! cost), [`pooler`] (through PgBouncer), [`sizes`], then `why.md`.
 //! The last two load sections run on [`harness`]: a [`front`] like the HTTP API, a [`pool`] of
 //! instances per function, each with its [`runtime_api`], and [`load`] over HTTP.
 
 mod auth;
+mod aws;
+mod cold_compute;
 mod cold_start;
 mod floor;
 mod front;
 mod harness;
 mod header;
 mod load;
+mod network;
 mod pool;
 mod pooler;
+mod prices;
 mod proxy;
 mod recovery;
 mod report;
@@ -119,14 +124,16 @@ async fn main() -> ExitCode {
 }
 
 /// The sections `--only` can name, in report order.
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 11] = [
     "handlers",
     "auth",
     "recovery",
     "round-trips",
     "cold-start",
+    "cold-compute",
     "scale",
     "versus",
+    "aws",
     "pooler",
     "size",
 ];
@@ -159,11 +166,19 @@ async fn run(bench: &mut Bench, only: Option<&[String]>) -> Result<(), String> {
             .await
             .map_err(section("cold-start"))?;
     }
+    if wanted("cold-compute") {
+        cold_compute::run(bench)
+            .await
+            .map_err(section("cold-compute"))?;
+    }
     if wanted("scale") {
         scale::run(bench).await.map_err(section("scale"))?;
     }
     if wanted("versus") {
         versus::run(bench).await.map_err(section("versus"))?;
+    }
+    if wanted("aws") {
+        aws::run(bench).await.map_err(section("aws"))?;
     }
     if wanted("pooler") {
         pooler::run(bench).await.map_err(section("pooler"))?;

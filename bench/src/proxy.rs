@@ -17,6 +17,11 @@ impl RoundTrips {
     pub fn take(&self) -> usize {
         self.0.swap(0, Ordering::SeqCst)
     }
+
+    /// Counts one more round trip.
+    pub fn add(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 /// Listens on a free local port and forwards every connection to `upstream`.
@@ -73,7 +78,7 @@ async fn relay(client: TcpStream, server: TcpStream, count: RoundTrips) -> std::
         }
         for kind in messages.push(&buf[..n]) {
             if matches!(kind, b'S' | b'Q') && outstanding.fetch_add(1, Ordering::SeqCst) == 0 {
-                count.0.fetch_add(1, Ordering::SeqCst);
+                count.add();
             }
         }
         server_write.write_all(&buf[..n]).await?;
@@ -82,20 +87,21 @@ async fn relay(client: TcpStream, server: TcpStream, count: RoundTrips) -> std::
 
 /// Splits one direction of the protocol into messages and yields their type bytes. The
 /// client's start-up message has no type byte.
-struct Messages {
+pub struct Messages {
     pending: Vec<u8>,
     started: bool,
 }
 
 impl Messages {
-    fn new(started: bool) -> Self {
+    /// `started`: false for the client's direction, whose first message is the start-up.
+    pub fn new(started: bool) -> Self {
         Self {
             pending: Vec::new(),
             started,
         }
     }
 
-    fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
+    pub fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
         self.pending.extend_from_slice(bytes);
         let mut kinds = Vec::new();
         loop {

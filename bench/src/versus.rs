@@ -124,6 +124,7 @@ async fn uvicorn(
                 cpu,
                 harness_cpu,
                 database_cpu,
+                round_trips: None,
             },
         ));
     }

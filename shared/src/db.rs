@@ -93,12 +93,22 @@ pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// and work sent into a dead connection cannot be safely sent again: it may have committed.
 const DEFAULT_ALIVE_WINDOW: Duration = Duration::from_secs(10);
 
+/// After a failed attempt to connect, the next waits this long; each failure after doubles
+/// it, up to [`MAX_BACKOFF`]; a connection made resets it. Meanwhile requests are answered 503
+/// at once, with `Retry-After`: a database that is away (an outage, a Neon compute still
+/// waking) costs no request its whole deadline, and is not hammered by every one of them.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(8);
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("{}", describe(.0))]
     Postgres(#[from] tokio_postgres::Error),
     #[error("the database did not answer within {0:?}")]
     TimedOut(Duration),
+    /// A connection attempt failed moments ago; the next is not due for this long.
+    #[error("the database could not be reached moments ago; next attempt in {0:?}")]
+    Away(Duration),
 }
 
 impl DbError {
@@ -106,22 +116,31 @@ impl DbError {
     /// failed: answered 503 rather than 500.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            DbError::TimedOut(_) => true,
+            DbError::TimedOut(_) | DbError::Away(_) => true,
             DbError::Postgres(error) => is_unavailable(error),
+        }
+    }
+
+    /// When an unavailable database is worth trying again: the backoff's end, else a second.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            DbError::Away(wait) => Some(*wait),
+            _ if self.is_unavailable() => Some(FIRST_BACKOFF),
+            _ => None,
         }
     }
 
     pub fn code(&self) -> Option<&SqlState> {
         match self {
             DbError::Postgres(error) => error.code(),
-            DbError::TimedOut(_) => None,
+            DbError::TimedOut(_) | DbError::Away(_) => None,
         }
     }
 
     pub fn constraint(&self) -> Option<&str> {
         match self {
             DbError::Postgres(error) => error.as_db_error()?.constraint(),
-            DbError::TimedOut(_) => None,
+            DbError::TimedOut(_) | DbError::Away(_) => None,
         }
     }
 }
@@ -138,6 +157,49 @@ pub struct Db {
     statement_timeout: Duration,
     alive_window: Duration,
     client: Mutex<Option<Shared>>,
+    /// Held only between awaits, never across one: a cancelled attempt records its failure on
+    /// drop (see [`Attempt`]).
+    backoff: std::sync::Mutex<Backoff>,
+}
+
+/// When the next connection attempt is due, and how long the one after a failure will wait.
+#[derive(Debug)]
+struct Backoff {
+    due: Option<Instant>,
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            due: None,
+            next: FIRST_BACKOFF,
+        }
+    }
+}
+
+/// One connection attempt: a failure unless marked a success, so an attempt cut short by a
+/// deadline (its future dropped) counts as failed too.
+struct Attempt<'a>(&'a std::sync::Mutex<Backoff>, bool);
+
+impl Attempt<'_> {
+    fn succeeded(mut self) {
+        self.1 = true;
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        let Ok(mut backoff) = self.0.lock() else {
+            return;
+        };
+        if self.1 {
+            *backoff = Backoff::default();
+        } else {
+            backoff.due = Some(Instant::now() + backoff.next);
+            backoff.next = (backoff.next * 2).min(MAX_BACKOFF);
+        }
+    }
 }
 
 /// The shared connection and when it was last handed out.
@@ -160,6 +222,7 @@ impl Db {
             statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
             alive_window: DEFAULT_ALIVE_WINDOW,
             client: Mutex::new(None),
+            backoff: Default::default(),
         })
     }
 
@@ -282,7 +345,7 @@ impl Db {
                 Err(error) if server_ended_connection(&error) => {
                     tracing::warn!(%error, "database ended the connection; reconnecting and retrying once");
                     self.discard(&client).await;
-                    work(self.client().await?).await
+                    Ok(work(self.client().await?).await?)
                 }
                 Err(error) => {
                     if connection_lost(&error) {
@@ -290,13 +353,13 @@ impl Db {
                         tracing::warn!(%error, "database connection lost mid-request");
                         self.discard(&client).await;
                     }
-                    Err(error)
+                    Err(error.into())
                 }
-                ok => ok,
+                Ok(done) => Ok(done),
             }
         };
         match tokio::time::timeout(self.statement_timeout, attempt).await {
-            Ok(result) => Ok(result?),
+            Ok(result) => result,
             Err(_) => {
                 // The connection may be mid-statement; a new request gets a new one.
                 tracing::warn!(
@@ -310,8 +373,9 @@ impl Db {
     }
 
     /// The shared connection, checked first if it has been idle past the alive window, and
-    /// replaced if it is closed or fails the check.
-    async fn client(&self) -> Result<Arc<Client>, tokio_postgres::Error> {
+    /// replaced if it is closed or fails the check; while a failed attempt's backoff lasts, no
+    /// new attempt is made.
+    async fn client(&self) -> Result<Arc<Client>, DbError> {
         let mut slot = self.client.lock().await;
         let now = Instant::now();
         if let Some(shared) = slot.as_mut().filter(|s| !s.client.is_closed()) {
@@ -326,7 +390,14 @@ impl Db {
                 "idle database connection was dropped; reconnecting"
             );
         }
+        if let Some(due) = self.backoff.lock().ok().and_then(|b| b.due)
+            && due > now
+        {
+            return Err(DbError::Away(due - now));
+        }
+        let attempt = Attempt(&self.backoff, false);
         let client = Arc::new(self.dedicated_client().await?);
+        attempt.succeeded();
         *slot = Some(Shared {
             client: Arc::clone(&client),
             used: now,

@@ -146,7 +146,8 @@ impl Error {
         (status, self.headers(), body)
     }
 
-    /// The headers an error carries: RFC 6750's challenge, `Allow`, `Retry-After`.
+    /// The headers an error carries: RFC 6750's challenge, `Allow`, `Retry-After` (429, and a
+    /// 503 for a database that is away).
     fn headers(&self) -> HeaderMap {
         let mut headers = HeaderMap::new();
         match self {
@@ -171,6 +172,13 @@ impl Error {
             }
             Error::RateLimited { retry_after, .. } => {
                 headers.insert(RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            // A database that is away is worth trying again after the backoff (whole seconds).
+            Error::Database(e) => {
+                if let Some(wait) = e.retry_after() {
+                    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                    headers.insert(RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+                }
             }
             _ => {}
         }

@@ -153,6 +153,78 @@ async fn an_unreachable_database_answers_503_quickly_without_details() {
     }
 }
 
+/// Forwards every connection made to `listener` to the test database; counts them.
+fn serve_database(
+    listener: tokio::net::TcpListener,
+) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    let database = config().database;
+    let host = match &database.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(host) => host.clone(),
+        other => panic!("the test database is not on TCP: {other:?}"),
+    };
+    let upstream = format!("{host}:{}", database.get_ports()[0]);
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    accepted
+}
+
+#[tokio::test]
+async fn a_database_that_was_away_is_tried_again_only_after_its_backoff_meanwhile_503_with_retry_after()
+ {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let mut settings = config();
+    let database = &settings.database;
+    settings.database = format!(
+        "postgres://{}:{}@127.0.0.1:{port}/{}?sslmode=disable",
+        database.get_user().unwrap_or_default(),
+        String::from_utf8_lossy(database.get_password().unwrap_or_default()),
+        database.get_dbname().unwrap_or_default(),
+    )
+    .parse()
+    .unwrap();
+    let account = signup(&app()).await;
+    let app = App::new(&settings).unwrap();
+    let me = || {
+        call(Method::GET, "/api/auth/me")
+            .token(&account.token)
+            .build()
+    };
+
+    // Nothing listens: the attempt fails at once, and the next request does not try again.
+    for _ in 0..2 {
+        let Ok(response) = me::handle(&app, me()).await;
+        assert_eq!(response.headers()["retry-after"], "1");
+        assert_error(response, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    }
+    // The database is back (a compute woke up); within the backoff no one connects yet.
+    let accepted = serve_database(
+        tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap(),
+    );
+    let Ok(response) = me::handle(&app, me()).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let Ok(response) = me::handle(&app, me()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
 #[tokio::test]
 async fn sslmode_require_negotiates_tls_and_sends_the_host_name_as_sni() {
     // A fake server: answers the SSLRequest with 'S' and keeps the TLS ClientHello.
