@@ -25,16 +25,16 @@ deploy:
 ## Apply migrations/ to the database in MIGRATION_DATABASE_URL, else DATABASE_URL (local or Neon),
 ## taking over an older backend's tasks table (docs/database.md, "Moving your database over").
 migrate:
-	cargo run -q -p shared --bin migrate
+	. scripts/tools.sh && cargo run -q -p shared --bin migrate
 
 ## After a take-over: each old owner key whose tasks await an owner, with their count.
 legacy:
-	cargo run -q -p shared --bin migrate -- legacy
+	. scripts/tools.sh && cargo run -q -p shared --bin migrate -- legacy
 
 ## Hand a key's tasks to an account: make adopt FROM=KEY TO=EMAIL, or UNOWNED=1 TO=EMAIL.
 adopt:
 	@[ -n "$(TO)" ] && [ -n "$(FROM)$(UNOWNED)" ] || { echo "usage: make adopt FROM=KEY TO=EMAIL, or make adopt UNOWNED=1 TO=EMAIL" >&2; exit 2; }
-	cargo run -q -p shared --bin migrate -- adopt $(if $(UNOWNED),--unowned,--from '$(FROM)') --to '$(TO)'
+	. scripts/tools.sh && cargo run -q -p shared --bin migrate -- adopt $(if $(UNOWNED),--unowned,--from '$(FROM)') --to '$(TO)'
 
 ## Start or stop the private PostgreSQL in .local/ by hand.
 db-start:

@@ -2,6 +2,23 @@
 # a project-local Python venv (.venv, git-ignored) from tools/requirements.txt (pinned versions).
 export SAM_CLI_TELEMETRY=0
 
+# rust-toolchain.toml pins the Rust release; rustup installs it on first use. A machine that
+# cannot download it but whose stable toolchain is that very release (these build machines:
+# one toolchain, no network to fetch another) gets the stable one under the pinned name, with
+# its components and targets, before anything runs cargo.
+ensure_toolchain() {
+  local pinned home stable
+  pinned=$(sed -n 's/^channel = "\(.*\)"$/\1/p' "${root:-$PWD}/rust-toolchain.toml")
+  RUSTUP_AUTO_INSTALL=0 rustup run "$pinned" rustc --version >/dev/null 2>&1 && return
+  stable=$(RUSTUP_AUTO_INSTALL=0 rustup run stable rustc --version 2>/dev/null | cut -d' ' -f2)
+  [ "$stable" = "$pinned" ] || return 0 # rustup downloads the pinned release on first use
+  home=$(rustup show home)
+  echo "tools: Rust $pinned is this machine's stable toolchain; registering it under that name" >&2
+  ln -sfn "$home/toolchains/stable-$(rustc +stable -vV | sed -n 's/^host: //p')" \
+    "$home/toolchains/$pinned-$(rustc +stable -vV | sed -n 's/^host: //p')"
+}
+ensure_toolchain
+
 # A venv at $1 with the pinned packages of requirements file $2, reinstalled when the file
 # changes; $3 says what it holds.
 ensure_venv() {

@@ -167,6 +167,20 @@ class ScriptsTakeNoExpressions(unittest.TestCase):
 
 
 class DependenciesStayCurrent(unittest.TestCase):
+    def test_the_rust_toolchain_is_pinned_and_every_job_uses_the_pinned_one(self):
+        import tomllib
+
+        pinned = tomllib.loads((ROOT / "rust-toolchain.toml").read_text())["toolchain"]
+        self.assertRegex(pinned["channel"], r"^\d+\.\d+\.\d+$", "a release, not a moving channel")
+        self.assertLessEqual({"rustfmt", "clippy"}, set(pinned["components"]))
+        self.assertIn("aarch64-unknown-linux-gnu", pinned["targets"])
+        for step in steps():
+            run = step.get("run", "")
+            with self.subTest(step.get("name")):
+                self.assertNotIn("rustup default", run)
+                if "rustup toolchain install" in run:
+                    self.assertEqual(run.strip(), "rustup toolchain install", "the toolchain file names it")
+
     def test_dependabot_watches_every_pinned_manifest(self):
         config = yaml.safe_load((ROOT / ".github/dependabot.yml").read_text())
         watched = {

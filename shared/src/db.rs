@@ -93,10 +93,12 @@ pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// and work sent into a dead connection cannot be safely sent again: it may have committed.
 const DEFAULT_ALIVE_WINDOW: Duration = Duration::from_secs(10);
 
-/// After a failed attempt to connect, the next waits this long; each failure after doubles
-/// it, up to [`MAX_BACKOFF`]; a connection made resets it. Meanwhile requests are answered 503
-/// at once, with `Retry-After`: a database that is away (an outage, a Neon compute still
-/// waking) costs no request its whole deadline, and is not hammered by every one of them.
+/// After an attempt to connect that ran out of time, the next waits this long; each such
+/// failure after doubles it, up to [`MAX_BACKOFF`]; a connection made resets it. Meanwhile
+/// requests are answered 503 at once, with `Retry-After`: a database that does not answer (a
+/// Neon compute still waking, a network that drops packets) costs no request its whole
+/// deadline, and is not hammered by every one of them. An attempt refused at once (a server
+/// restarting) starts no backoff: trying again costs the next request nothing.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
 
@@ -178,28 +180,58 @@ impl Default for Backoff {
     }
 }
 
-/// One connection attempt: a failure unless marked a success, so an attempt cut short by a
-/// deadline (its future dropped) counts as failed too.
-struct Attempt<'a>(&'a std::sync::Mutex<Backoff>, bool);
+/// One connection attempt: one that ran out of time unless told otherwise, so an attempt cut
+/// short by a deadline (its future dropped) counts as that too.
+struct Attempt<'a> {
+    backoff: &'a std::sync::Mutex<Backoff>,
+    outcome: Ended,
+}
 
-impl Attempt<'_> {
-    fn succeeded(mut self) {
-        self.1 = true;
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    TimedOut,
+    Connected,
+    Refused,
+}
+
+impl<'a> Attempt<'a> {
+    fn new(backoff: &'a std::sync::Mutex<Backoff>) -> Self {
+        Self {
+            backoff,
+            outcome: Ended::TimedOut,
+        }
+    }
+
+    fn ended(mut self, result: &Result<Client, tokio_postgres::Error>) {
+        self.outcome = match result {
+            Ok(_) => Ended::Connected,
+            Err(error) if timed_out(error) => Ended::TimedOut,
+            Err(_) => Ended::Refused,
+        };
     }
 }
 
 impl Drop for Attempt<'_> {
     fn drop(&mut self) {
-        let Ok(mut backoff) = self.0.lock() else {
+        let Ok(mut backoff) = self.backoff.lock() else {
             return;
         };
-        if self.1 {
-            *backoff = Backoff::default();
-        } else {
-            backoff.due = Some(Instant::now() + backoff.next);
-            backoff.next = (backoff.next * 2).min(MAX_BACKOFF);
+        match self.outcome {
+            Ended::Connected => *backoff = Backoff::default(),
+            Ended::TimedOut => {
+                backoff.due = Some(Instant::now() + backoff.next);
+                backoff.next = (backoff.next * 2).min(MAX_BACKOFF);
+            }
+            Ended::Refused => {}
         }
     }
+}
+
+/// tokio-postgres's `connect_timeout` ran out (the TCP connect did not complete in time).
+fn timed_out(error: &tokio_postgres::Error) -> bool {
+    std::error::Error::source(error)
+        .and_then(|source| source.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
 }
 
 /// The shared connection and when it was last handed out.
@@ -395,9 +427,10 @@ impl Db {
         {
             return Err(DbError::Away(due - now));
         }
-        let attempt = Attempt(&self.backoff, false);
-        let client = Arc::new(self.dedicated_client().await?);
-        attempt.succeeded();
+        let attempt = Attempt::new(&self.backoff);
+        let connected = self.dedicated_client().await;
+        attempt.ended(&connected);
+        let client = Arc::new(connected?);
         *slot = Some(Shared {
             client: Arc::clone(&client),
             used: now,

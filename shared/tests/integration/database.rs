@@ -1,5 +1,7 @@
 //! The connection under faults, TLS set-up, and migrations, against the real PostgreSQL.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::relay::Relay;
@@ -153,11 +155,10 @@ async fn an_unreachable_database_answers_503_quickly_without_details() {
     }
 }
 
-/// Forwards every connection made to `listener` to the test database; counts them.
-fn serve_database(
-    listener: tokio::net::TcpListener,
-) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
-    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+/// A database at `listener` that holds every connection without a word (a compute still waking)
+/// until `awake` is set, then forwards each new one to the test database. Counts connections.
+fn waking_database(listener: tokio::net::TcpListener, awake: Arc<AtomicBool>) -> Arc<AtomicUsize> {
+    let accepted = Arc::new(AtomicUsize::new(0));
     let count = accepted.clone();
     let database = config().database;
     let host = match &database.get_hosts()[0] {
@@ -166,8 +167,13 @@ fn serve_database(
     };
     let upstream = format!("{host}:{}", database.get_ports()[0]);
     tokio::spawn(async move {
+        let mut held = Vec::new();
         while let Ok((mut client, _)) = listener.accept().await {
-            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            count.fetch_add(1, Ordering::SeqCst);
+            if !awake.load(Ordering::SeqCst) {
+                held.push(client);
+                continue;
+            }
             let upstream = upstream.clone();
             tokio::spawn(async move {
                 if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
@@ -179,23 +185,31 @@ fn serve_database(
     accepted
 }
 
-#[tokio::test]
-async fn a_database_that_was_away_is_tried_again_only_after_its_backoff_meanwhile_503_with_retry_after()
- {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
+/// The test database's settings with the database at 127.0.0.1:`port` instead.
+fn database_at(port: u16) -> shared::config::Config {
     let mut settings = config();
     let database = &settings.database;
     settings.database = format!(
-        "postgres://{}:{}@127.0.0.1:{port}/{}?sslmode=disable",
+        "postgres://{}:{}@127.0.0.1:{port}/{}?sslmode=disable&connect_timeout=1",
         database.get_user().unwrap_or_default(),
         String::from_utf8_lossy(database.get_password().unwrap_or_default()),
         database.get_dbname().unwrap_or_default(),
     )
     .parse()
     .unwrap();
+    settings
+}
+
+#[tokio::test]
+async fn a_database_that_does_not_answer_is_tried_again_only_after_a_backoff_meanwhile_503_with_retry_after()
+ {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let awake = Arc::new(AtomicBool::new(false));
+    let accepted = waking_database(listener, awake.clone());
     let account = signup(&app()).await;
+    let mut settings = database_at(port);
+    settings.statement_timeout = Duration::from_millis(800);
     let app = App::new(&settings).unwrap();
     let me = || {
         call(Method::GET, "/api/auth/me")
@@ -203,26 +217,52 @@ async fn a_database_that_was_away_is_tried_again_only_after_its_backoff_meanwhil
             .build()
     };
 
-    // Nothing listens: the attempt fails at once, and the next request does not try again.
-    for _ in 0..2 {
-        let Ok(response) = me::handle(&app, me()).await;
-        assert_eq!(response.headers()["retry-after"], "1");
-        assert_error(response, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
-    }
-    // The database is back (a compute woke up); within the backoff no one connects yet.
-    let accepted = serve_database(
-        tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .unwrap(),
-    );
+    // The first request waits out its deadline; the next is answered at once, without trying.
+    let started = Instant::now();
+    let Ok(response) = me::handle(&app, me()).await;
+    assert!(started.elapsed() >= Duration::from_millis(800));
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert_error(response, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    let started = Instant::now();
+    let Ok(response) = me::handle(&app, me()).await;
+    assert!(started.elapsed() < Duration::from_millis(100));
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert_error(response, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    // Awake now, but within the backoff no one connects yet; after it, the next request does.
+    awake.store(true, Ordering::SeqCst);
     let Ok(response) = me::handle(&app, me()).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
-
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let Ok(response) = me::handle(&app, me()).await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_database_that_refused_a_connection_is_tried_again_by_the_very_next_request() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let account = signup(&app()).await;
+    let app = App::new(&database_at(port)).unwrap();
+    let me = || {
+        call(Method::GET, "/api/auth/me")
+            .token(&account.token)
+            .build()
+    };
+
+    let Ok(response) = me::handle(&app, me()).await;
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert_error(response, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    // Back (a server restarted): a refusal cost nothing, so no backoff holds the next request.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let accepted = waking_database(listener, Arc::new(AtomicBool::new(true)));
+    let Ok(response) = me::handle(&app, me()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
