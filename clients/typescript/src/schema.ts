@@ -330,7 +330,7 @@ export interface paths {
                 401: components["responses"]["Unauthorized"];
                 403: components["responses"]["Error"];
                 422: components["responses"]["Error"];
-                503: components["responses"]["Error"];
+                503: components["responses"]["Unavailable"];
             };
         };
         put?: never;
@@ -355,7 +355,7 @@ export interface paths {
                 413: components["responses"]["Error"];
                 415: components["responses"]["Error"];
                 422: components["responses"]["Error"];
-                503: components["responses"]["Error"];
+                503: components["responses"]["Unavailable"];
             };
         };
         delete?: never;
@@ -391,7 +391,7 @@ export interface paths {
                 401: components["responses"]["Unauthorized"];
                 403: components["responses"]["Error"];
                 404: components["responses"]["Error"];
-                503: components["responses"]["Error"];
+                503: components["responses"]["Unavailable"];
             };
         };
         /** Change a task (at least one field). */
@@ -419,7 +419,7 @@ export interface paths {
                 413: components["responses"]["Error"];
                 415: components["responses"]["Error"];
                 422: components["responses"]["Error"];
-                503: components["responses"]["Error"];
+                503: components["responses"]["Unavailable"];
             };
         };
         post?: never;
@@ -446,7 +446,7 @@ export interface paths {
                 401: components["responses"]["Unauthorized"];
                 403: components["responses"]["Error"];
                 404: components["responses"]["Error"];
-                503: components["responses"]["Error"];
+                503: components["responses"]["Unavailable"];
             };
         };
         options?: never;
@@ -476,7 +476,7 @@ export interface paths {
                 413: components["responses"]["Error"];
                 415: components["responses"]["Error"];
                 422: components["responses"]["Error"];
-                503: components["responses"]["Error"];
+                503: components["responses"]["Unavailable"];
             };
         };
         trace?: never;
@@ -522,7 +522,7 @@ export interface paths {
                 413: components["responses"]["Error"];
                 415: components["responses"]["Error"];
                 422: components["responses"]["Error"];
-                503: components["responses"]["Error"];
+                503: components["responses"]["Unavailable"];
             };
         };
         trace?: never;
@@ -579,7 +579,7 @@ export interface paths {
                 401: components["responses"]["Unauthorized"];
                 403: components["responses"]["Error"];
                 422: components["responses"]["Error"];
-                503: components["responses"]["Error"];
+                503: components["responses"]["Unavailable"];
             };
         };
         put?: never;
@@ -607,7 +607,7 @@ export interface paths {
                 413: components["responses"]["Error"];
                 415: components["responses"]["Error"];
                 422: components["responses"]["Error"];
-                503: components["responses"]["Error"];
+                503: components["responses"]["Unavailable"];
             };
         };
         delete?: never;
@@ -647,7 +647,7 @@ export interface paths {
                 401: components["responses"]["Unauthorized"];
                 403: components["responses"]["Error"];
                 404: components["responses"]["Error"];
-                503: components["responses"]["Error"];
+                503: components["responses"]["Unavailable"];
             };
         };
         /** Change a task (at least one field). */
@@ -677,7 +677,7 @@ export interface paths {
                 413: components["responses"]["Error"];
                 415: components["responses"]["Error"];
                 422: components["responses"]["Error"];
-                503: components["responses"]["Error"];
+                503: components["responses"]["Unavailable"];
             };
         };
         post?: never;
@@ -706,7 +706,7 @@ export interface paths {
                 401: components["responses"]["Unauthorized"];
                 403: components["responses"]["Error"];
                 404: components["responses"]["Error"];
-                503: components["responses"]["Error"];
+                503: components["responses"]["Unavailable"];
             };
         };
         options?: never;
@@ -738,7 +738,7 @@ export interface paths {
                 413: components["responses"]["Error"];
                 415: components["responses"]["Error"];
                 422: components["responses"]["Error"];
-                503: components["responses"]["Error"];
+                503: components["responses"]["Unavailable"];
             };
         };
         trace?: never;
@@ -788,7 +788,7 @@ export interface paths {
                 413: components["responses"]["Error"];
                 415: components["responses"]["Error"];
                 422: components["responses"]["Error"];
-                503: components["responses"]["Error"];
+                503: components["responses"]["Unavailable"];
             };
         };
         trace?: never;
@@ -988,6 +988,16 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description `unavailable`: the database cannot be reached or did not answer in time (or, for a Better Auth token, its keys cannot be fetched). For the database, `Retry-After` says in how many seconds trying again is worth it: after an attempt to reach it that ran out of time, the next is not due for 1 s (doubling to 8 s), and until then requests get this at once. */
+        Unavailable: {
+            headers: {
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description Too many attempts; `Retry-After` says how many seconds to wait. */
         RateLimited: {
             headers: {
@@ -1031,7 +1041,7 @@ export interface operations {
             415: components["responses"]["Error"];
             422: components["responses"]["Error"];
             429: components["responses"]["RateLimited"];
-            503: components["responses"]["Error"];
+            503: components["responses"]["Unavailable"];
         };
     };
     signin: {
@@ -1054,7 +1064,7 @@ export interface operations {
             415: components["responses"]["Error"];
             422: components["responses"]["Error"];
             429: components["responses"]["RateLimited"];
-            503: components["responses"]["Error"];
+            503: components["responses"]["Unavailable"];
         };
     };
     refresh: {
@@ -1076,7 +1086,7 @@ export interface operations {
             413: components["responses"]["Error"];
             415: components["responses"]["Error"];
             422: components["responses"]["Error"];
-            503: components["responses"]["Error"];
+            503: components["responses"]["Unavailable"];
         };
     };
     signout: {
@@ -1097,7 +1107,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Error"];
-            503: components["responses"]["Error"];
+            503: components["responses"]["Unavailable"];
         };
     };
     me: {
@@ -1121,7 +1131,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            503: components["responses"]["Error"];
+            503: components["responses"]["Unavailable"];
         };
     };
     deleteAccount: {
@@ -1151,7 +1161,7 @@ export interface operations {
             415: components["responses"]["Error"];
             422: components["responses"]["Error"];
             429: components["responses"]["RateLimited"];
-            503: components["responses"]["Error"];
+            503: components["responses"]["Unavailable"];
         };
     };
     changePassword: {
@@ -1181,7 +1191,7 @@ export interface operations {
             415: components["responses"]["Error"];
             422: components["responses"]["Error"];
             429: components["responses"]["RateLimited"];
-            503: components["responses"]["Error"];
+            503: components["responses"]["Unavailable"];
         };
     };
     forgotPassword: {
@@ -1202,7 +1212,7 @@ export interface operations {
             413: components["responses"]["Error"];
             415: components["responses"]["Error"];
             422: components["responses"]["Error"];
-            503: components["responses"]["Error"];
+            503: components["responses"]["Unavailable"];
         };
     };
     resetPassword: {
@@ -1229,7 +1239,7 @@ export interface operations {
             413: components["responses"]["Error"];
             415: components["responses"]["Error"];
             422: components["responses"]["Error"];
-            503: components["responses"]["Error"];
+            503: components["responses"]["Unavailable"];
         };
     };
     changeEmail: {
@@ -1253,7 +1263,7 @@ export interface operations {
             415: components["responses"]["Error"];
             422: components["responses"]["Error"];
             429: components["responses"]["RateLimited"];
-            503: components["responses"]["Error"];
+            503: components["responses"]["Unavailable"];
         };
     };
     verifyEmail: {
@@ -1281,7 +1291,7 @@ export interface operations {
             413: components["responses"]["Error"];
             415: components["responses"]["Error"];
             422: components["responses"]["Error"];
-            503: components["responses"]["Error"];
+            503: components["responses"]["Unavailable"];
         };
     };
     resendVerification: {
@@ -1296,7 +1306,7 @@ export interface operations {
             202: components["responses"]["Accepted"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Error"];
-            503: components["responses"]["Error"];
+            503: components["responses"]["Unavailable"];
         };
     };
     listSessions: {
@@ -1319,7 +1329,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Error"];
-            503: components["responses"]["Error"];
+            503: components["responses"]["Unavailable"];
         };
     };
     endOtherSessions: {
@@ -1340,7 +1350,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Error"];
-            503: components["responses"]["Error"];
+            503: components["responses"]["Unavailable"];
         };
     };
     endSession: {
@@ -1365,7 +1375,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            503: components["responses"]["Error"];
+            503: components["responses"]["Unavailable"];
         };
     };
 }
