@@ -10,10 +10,12 @@ use hyper::Method;
 use serde_json::json;
 use shared::testing::{PASSWORD, signup, unique_email};
 
+use crate::front::Front;
 use crate::harness::{self, Measured, median};
 use crate::load::{self, Caller, Workload};
 use crate::network::{self, Network, Simulated};
 use crate::prices;
+use crate::proxy::RoundTrips;
 use crate::report::Bench;
 use crate::stats::{Summary, fmt};
 
@@ -26,6 +28,41 @@ struct Row {
     k: usize,
     backend: &'static str,
     measured: Measured,
+}
+
+/// Where a row is measured: the simulated round trip, the workload, the clients.
+#[derive(Clone, Copy)]
+struct Point {
+    round_trip: Duration,
+    workload: Workload,
+    k: usize,
+}
+
+/// One row: `front` under `point`'s load from `callers`, the round trips counted.
+async fn measured(
+    point: Point,
+    backend: &'static str,
+    front: Front,
+    callers: &Arc<Vec<Caller>>,
+    times: (Duration, Duration),
+    round_trips: &RoundTrips,
+) -> Result<Row, String> {
+    let measured = harness::measure_workload(
+        front,
+        callers,
+        point.k,
+        times,
+        point.workload,
+        Some(round_trips),
+    )
+    .await?;
+    Ok(Row {
+        round_trip: point.round_trip,
+        workload: point.workload,
+        k: point.k,
+        backend,
+        measured,
+    })
 }
 
 /// What the run covers: full, or a smoke run's one point of each kind.
@@ -89,69 +126,28 @@ pub async fn run(bench: &mut Bench) -> Result<(), String> {
         ));
         let rust_url = net.url(&bench.function_database_url)?;
         let python_url = net.url(&bench.database_url)?;
-        let counter = Some(&net.round_trips);
+        let at = |workload, k| Point {
+            round_trip,
+            workload,
+            k,
+        };
+        let measure = |point: Point, backend, front, callers| {
+            measured(point, backend, front, callers, plan.times, &net.round_trips)
+        };
         for workload in [Workload::List, Workload::Mixed] {
             for &k in &plan.ks {
                 let front = harness::rust(bench, k, &rust_url)?;
-                let measured =
-                    harness::measure_workload(front, &callers, k, plan.times, workload, counter)
-                        .await?;
-                rows.push(Row {
-                    round_trip,
-                    workload,
-                    k,
-                    backend: RUST,
-                    measured,
-                });
+                rows.push(measure(at(workload, k), RUST, front, &callers).await?);
                 let front = harness::fastapi_on(bench, k, &python_url, 4);
-                let measured =
-                    harness::measure_workload(front, &callers, k, plan.times, workload, counter)
-                        .await?;
-                rows.push(Row {
-                    round_trip,
-                    workload,
-                    k,
-                    backend: MANGUM,
-                    measured,
-                });
+                rows.push(measure(at(workload, k), MANGUM, front, &callers).await?);
             }
         }
         let cost = plan.bcrypt_cost.to_string();
         for &k in &plan.signin_ks {
             let front = harness::rust_with(bench, k, &rust_url, &[("BCRYPT_COST", &cost)])?;
-            let measured = harness::measure_workload(
-                front,
-                &rust_signers,
-                k,
-                plan.times,
-                Workload::Signin,
-                counter,
-            )
-            .await?;
-            rows.push(Row {
-                round_trip,
-                workload: Workload::Signin,
-                k,
-                backend: RUST,
-                measured,
-            });
+            rows.push(measure(at(Workload::Signin, k), RUST, front, &rust_signers).await?);
             let front = harness::fastapi_on(bench, k, &python_url, plan.bcrypt_cost);
-            let measured = harness::measure_workload(
-                front,
-                &fastapi_signers,
-                k,
-                plan.times,
-                Workload::Signin,
-                counter,
-            )
-            .await?;
-            rows.push(Row {
-                round_trip,
-                workload: Workload::Signin,
-                k,
-                backend: MANGUM,
-                measured,
-            });
+            rows.push(measure(at(Workload::Signin, k), MANGUM, front, &fastapi_signers).await?);
         }
     }
     for row in &rows {

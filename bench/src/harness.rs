@@ -143,12 +143,7 @@ pub fn fastapi(bench: &Bench, limit: usize) -> Front {
 /// The same, logging in with `database_url` and hashing at `bcrypt_cost`.
 pub fn fastapi_on(bench: &Bench, limit: usize, database_url: &str, bcrypt_cost: u32) -> Front {
     let cost = bcrypt_cost.to_string();
-    let env = [
-        ("DATABASE_URL", database_url),
-        ("JWT_SECRET", JWT_SECRET),
-        ("BCRYPT_COST", cost.as_str()),
-    ];
-    let mut spec = Spec::new(&bench.fastapi_python, &env);
+    let mut spec = Spec::new(&bench.fastapi_python, &fastapi_env(database_url, &cost));
     spec.args = ["-m", "awslambdaric", "lambda_function.handler"]
         .map(str::to_owned)
         .into();
@@ -160,13 +155,14 @@ pub fn fastapi_dir(root: &Path) -> std::path::PathBuf {
     root.join("bench/fastapi")
 }
 
-/// It connects as the owner: the backend it reproduces filtered by user in its queries and had
-/// no row-level security.
-pub fn fastapi_env(bench: &Bench) -> [(&str, &str); 3] {
+/// Its environment: the database it logs in with (the owner's, in the comparisons: the backend
+/// it reproduces filtered by user in its queries and had no row-level security), the token
+/// secret, the bcrypt cost.
+pub fn fastapi_env<'a>(database_url: &'a str, bcrypt_cost: &'a str) -> [(&'a str, &'a str); 3] {
     [
-        ("DATABASE_URL", bench.database_url.as_str()),
+        ("DATABASE_URL", database_url),
         ("JWT_SECRET", JWT_SECRET),
-        ("BCRYPT_COST", "4"),
+        ("BCRYPT_COST", bcrypt_cost),
     ]
 }
 

@@ -111,15 +111,14 @@ pub async fn run_workload(
 
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
-/// One request outside any load, on a connection of its own: status, headers and body.
-pub async fn send(
+/// A request to `addr`: with `token` as its bearer, `body` as its JSON, if given.
+fn request(
     addr: SocketAddr,
     method: Method,
     path: &str,
     token: Option<&str>,
     body: Option<&Value>,
-) -> Result<(StatusCode, hyper::HeaderMap, Bytes), String> {
-    let mut sender = connect(addr).await?;
+) -> Result<Request<Full<Bytes>>, String> {
     let mut request = Request::builder()
         .method(method)
         .uri(path)
@@ -131,7 +130,19 @@ pub async fn send(
         request = request.header("content-type", "application/json");
     }
     let body = body.map_or_else(Bytes::new, |b| Bytes::from(b.to_string()));
-    let request = request.body(Full::new(body)).map_err(|e| e.to_string())?;
+    request.body(Full::new(body)).map_err(|e| e.to_string())
+}
+
+/// One request outside any load, on a connection of its own: status, headers and body.
+pub async fn send(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> Result<(StatusCode, hyper::HeaderMap, Bytes), String> {
+    let mut sender = connect(addr).await?;
+    let request = request(addr, method, path, token, body)?;
     let response = sender
         .send_request(request)
         .await
@@ -280,7 +291,6 @@ async fn client(addr: SocketAddr, caller: &Caller, deadline: Instant, workload: 
     let mut load = Load::default();
     let mut sender: Option<Sender> = None;
     let mut progress = Progress::default();
-    let authorization = format!("Bearer {}", caller.token);
     // Past the deadline a task's life is still finished (unmeasured), so the caller's list is
     // what it was for whatever runs next.
     while Instant::now() < deadline || progress.step != 0 {
@@ -301,21 +311,14 @@ async fn client(addr: SocketAddr, caller: &Caller, deadline: Instant, workload: 
             },
         };
         let step = progress.next(caller, workload);
-        let mut request = Request::builder()
-            .method(step.method.clone())
-            .uri(step.path.as_str())
-            .header("host", addr.to_string());
-        if workload != Workload::Signin {
-            request = request.header("authorization", &authorization);
-        }
-        let body = match &step.body {
-            Some(body) => {
-                request = request.header("content-type", "application/json");
-                Full::new(Bytes::from(body.to_string()))
-            }
-            None => Full::new(Bytes::new()),
-        };
-        let Ok(request) = request.body(body) else {
+        let token = (workload != Workload::Signin).then_some(caller.token.as_str());
+        let Ok(request) = request(
+            addr,
+            step.method.clone(),
+            &step.path,
+            token,
+            step.body.as_ref(),
+        ) else {
             load.problem(format!("cannot build a request for {}", step.path));
             load.errors += 1;
             break;

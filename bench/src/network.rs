@@ -9,12 +9,11 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Mutex;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::proxy::{Messages, RoundTrips};
+use crate::proxy::{self, RoundTrips};
 
 /// How far away the database is, and how asleep.
 #[derive(Debug, Clone, Copy, Default)]
@@ -97,30 +96,13 @@ fn wait_until(at: Instant) {
 fn relay(client: TcpStream, server: TcpStream, one_way: Duration, count: RoundTrips) {
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
-    // Requests sent and not yet answered; the start-up message is one (not counted).
-    let outstanding = Arc::new(AtomicI64::new(1));
-    let answered = outstanding.clone();
     let (Ok(client_out), Ok(server_out)) = (client.try_clone(), server.try_clone()) else {
         return;
     };
-    let upward = std::thread::spawn(move || {
-        let mut messages = Messages::new(false);
-        pipe(client, server_out, one_way, |bytes| {
-            for kind in messages.push(bytes) {
-                if matches!(kind, b'S' | b'Q') && outstanding.fetch_add(1, Ordering::SeqCst) == 0 {
-                    count.add();
-                }
-            }
-        });
-    });
-    let mut messages = Messages::new(true);
-    pipe(server, client_out, one_way, |bytes| {
-        for kind in messages.push(bytes) {
-            if kind == b'Z' {
-                answered.fetch_sub(1, Ordering::SeqCst);
-            }
-        }
-    });
+    let (mut client_side, mut server_side) = proxy::sides(count);
+    let upward =
+        std::thread::spawn(move || pipe(client, server_out, one_way, |b| client_side.saw(b)));
+    pipe(server, client_out, one_way, |b| server_side.saw(b));
     let _ = upward.join();
 }
 

@@ -43,65 +43,104 @@ pub async fn start(upstream: SocketAddr) -> std::io::Result<(SocketAddr, RoundTr
     Ok((addr, counter))
 }
 
-async fn relay(client: TcpStream, server: TcpStream, count: RoundTrips) -> std::io::Result<()> {
-    let (mut client_read, mut client_write) = client.into_split();
-    let (mut server_read, mut server_write) = server.into_split();
+/// What one connection's client sends: each request that finds none outstanding starts a round
+/// trip.
+pub struct ClientSide {
+    messages: Messages,
+    outstanding: Arc<AtomicI64>,
+    count: RoundTrips,
+}
+
+/// What its server sends: each `ReadyForQuery` answers one request.
+pub struct ServerSide {
+    messages: Messages,
+    outstanding: Arc<AtomicI64>,
+}
+
+/// The two directions of one connection, each watched where its bytes pass.
+pub fn sides(count: RoundTrips) -> (ClientSide, ServerSide) {
     // Requests sent and not yet answered by a ReadyForQuery; the start-up message is one (the
     // connection's set-up, not counted as a request's round trip).
     let outstanding = Arc::new(AtomicI64::new(1));
-    let answered = Arc::clone(&outstanding);
+    (
+        ClientSide {
+            messages: Messages::new(false),
+            outstanding: Arc::clone(&outstanding),
+            count,
+        },
+        ServerSide {
+            messages: Messages::new(true),
+            outstanding,
+        },
+    )
+}
+
+impl ClientSide {
+    pub fn saw(&mut self, bytes: &[u8]) {
+        for kind in self.messages.push(bytes) {
+            if matches!(kind, b'S' | b'Q') && self.outstanding.fetch_add(1, Ordering::SeqCst) == 0 {
+                self.count.add();
+            }
+        }
+    }
+}
+
+impl ServerSide {
+    /// Called before the bytes are forwarded: the client cannot send its next flight before.
+    pub fn saw(&mut self, bytes: &[u8]) {
+        for kind in self.messages.push(bytes) {
+            if kind == b'Z' {
+                self.outstanding.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+async fn relay(client: TcpStream, server: TcpStream, count: RoundTrips) -> std::io::Result<()> {
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    let (mut client_side, mut server_side) = sides(count);
     tokio::spawn(async move {
-        let mut messages = Messages::new(true);
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             let n = match server_read.read(&mut buf).await {
                 Ok(0) | Err(_) => return,
                 Ok(n) => n,
             };
-            // Counted before forwarding: the client cannot send its next flight before this.
-            for kind in messages.push(&buf[..n]) {
-                if kind == b'Z' {
-                    answered.fetch_sub(1, Ordering::SeqCst);
-                }
-            }
+            server_side.saw(&buf[..n]);
             if client_write.write_all(&buf[..n]).await.is_err() {
                 return;
             }
         }
     });
-    let mut messages = Messages::new(false);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = client_read.read(&mut buf).await?;
         if n == 0 {
             return Ok(());
         }
-        for kind in messages.push(&buf[..n]) {
-            if matches!(kind, b'S' | b'Q') && outstanding.fetch_add(1, Ordering::SeqCst) == 0 {
-                count.add();
-            }
-        }
+        client_side.saw(&buf[..n]);
         server_write.write_all(&buf[..n]).await?;
     }
 }
 
 /// Splits one direction of the protocol into messages and yields their type bytes. The
 /// client's start-up message has no type byte.
-pub struct Messages {
+struct Messages {
     pending: Vec<u8>,
     started: bool,
 }
 
 impl Messages {
     /// `started`: false for the client's direction, whose first message is the start-up.
-    pub fn new(started: bool) -> Self {
+    fn new(started: bool) -> Self {
         Self {
             pending: Vec::new(),
             started,
         }
     }
 
-    pub fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
+    fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
         self.pending.extend_from_slice(bytes);
         let mut kinds = Vec::new();
         loop {

@@ -9,27 +9,15 @@ use shared::auth::{BetterAuthSettings, JwksTimings};
 use shared::testing::key_server::{KeyServer, Signer};
 use shared::testing::{PASSWORD, call, dispatch, read, signup};
 
-use crate::proxy;
 use crate::report::Bench;
+use crate::{network, proxy};
 
 /// The issuer of the Better Auth tokens the count uses.
 const BETTER_AUTH: &str = "https://better-auth.bench.invalid";
 
 pub async fn run(bench: &mut Bench) -> Result<(), String> {
     let config = bench.config(4)?;
-    let upstream = match (
-        config.database.get_hosts().first(),
-        config.database.get_ports().first(),
-    ) {
-        (Some(tokio_postgres::config::Host::Tcp(host)), Some(port)) => {
-            tokio::net::lookup_host((host.as_str(), *port))
-                .await
-                .map_err(|e| e.to_string())?
-                .next()
-                .ok_or("cannot resolve the database host")?
-        }
-        _ => return Err("the round-trip count needs a TCP DATABASE_URL".into()),
-    };
+    let upstream = network::upstream(&bench.database_url).await?;
     let (proxy, counter) = proxy::start(upstream).await.map_err(|e| e.to_string())?;
     let mut proxied = config.clone();
     proxied.database = tokio_postgres::Config::from_str(&format!(

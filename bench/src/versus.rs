@@ -85,7 +85,7 @@ async fn uvicorn(
     let mut server = tokio::process::Command::new(&bench.fastapi_python)
         // `uvicorn app:app --workers 2`, less a uvicorn bug that adds ~40 ms per request.
         .args(["serve.py", "127.0.0.1", &port.to_string(), "2"])
-        .envs(harness::fastapi_env(bench))
+        .envs(harness::fastapi_env(&bench.database_url, "4"))
         .current_dir(harness::fastapi_dir(&bench.root))
         .stdout(Stdio::null())
         .stderr(Stdio::null())

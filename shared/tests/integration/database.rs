@@ -125,18 +125,7 @@ async fn a_connection_lost_within_the_alive_window_fails_that_call_only() {
 
 #[tokio::test]
 async fn an_unreachable_database_answers_503_quickly_without_details() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let closed_port = listener.local_addr().unwrap().port();
-    drop(listener);
-    let mut settings = config();
-    settings.database = format!(
-        "postgres://nobody:secret@127.0.0.1:{closed_port}/none?sslmode=disable&connect_timeout=2"
-    )
-    .parse()
-    .unwrap();
-    let app = App::new(&settings).unwrap();
-    let caller = Caller::new(Uuid::new_v4(), Uuid::new_v4());
-    let token = app.tokens.issue(caller).unwrap().token;
+    let (app, token, closed_port) = app_without_database();
 
     let started = Instant::now();
     let req = call(Method::GET, "/api/auth/me").token(&token).build();

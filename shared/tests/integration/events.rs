@@ -299,24 +299,7 @@ async fn a_better_auth_users_first_request_is_an_event_and_only_the_first() {
 
 #[tokio::test]
 async fn an_unreachable_database_counts_as_a_server_error_by_code_and_as_database_unavailable() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let closed_port = listener.local_addr().unwrap().port();
-    drop(listener);
-    let mut settings = config();
-    settings.database = format!(
-        "postgres://nobody:secret@127.0.0.1:{closed_port}/none?sslmode=disable&connect_timeout=2"
-    )
-    .parse()
-    .unwrap();
-    let app = App::new(&settings).unwrap();
-    let token = app
-        .tokens
-        .issue(shared::auth::Caller::new(
-            uuid::Uuid::new_v4(),
-            uuid::Uuid::new_v4(),
-        ))
-        .unwrap()
-        .token;
+    let (app, token, _) = app_without_database();
 
     let (captured, guard) = capture("info");
     let unreachable_at_start = app.db.warm_up().await;

@@ -69,6 +69,24 @@ pub fn app() -> App {
     App::new(&config()).unwrap()
 }
 
+/// An `App` whose database is on a port nothing listens on (user `nobody`, password `secret`,
+/// which must never reach a client), a token it accepts, and the port.
+pub fn app_without_database() -> (App, String, u16) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let mut settings = config();
+    settings.database = format!(
+        "postgres://nobody:secret@127.0.0.1:{closed_port}/none?sslmode=disable&connect_timeout=2"
+    )
+    .parse()
+    .unwrap();
+    let app = App::new(&settings).unwrap();
+    let caller = shared::auth::Caller::new(Uuid::new_v4(), Uuid::new_v4());
+    let token = app.tokens.issue(caller).unwrap().token;
+    (app, token, closed_port)
+}
+
 /// Sends a request to the named endpoint's handler, as its function would.
 pub async fn send(app: &App, endpoint: &str, req: Call) -> Response<Body> {
     dispatch(app, endpoint, req.build()).await
