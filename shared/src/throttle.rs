@@ -192,10 +192,11 @@ impl Throttle {
         self.cleared_key("confirm-session", &session.to_string(), CONFIRM_SESSION)
     }
 
-    /// The keys that clear an account's signin count, for a password reset: the owner proved
-    /// they read the account's mail, so failures others made on it no longer hold them back.
-    pub fn account_keys(&self, email: &Email) -> Vec<Key> {
-        self.cleared_key("signin-account", email.as_str(), SIGNIN_ACCOUNT)
+    /// The stored names of an account's signin count, which a password reset deletes with the
+    /// password it replaces (see [`crate::links::spend_reset`]): the owner proved they read the
+    /// account's mail, so failures others made on it no longer hold them back.
+    pub fn account_key_names(&self, email: &Email) -> Vec<String> {
+        self.stored_all("signin-account", email.as_str())
     }
 
     /// What the logs call an email no account has: its keyed hash (see [`crate::events`]).
@@ -203,11 +204,11 @@ impl Throttle {
         self.stored(&format!("email:{}", email.as_str()))
     }
 
-    /// The mail-quota key of an address for one purpose of link (see [`crate::links`]),
-    /// stored as throttle keys are: the address hashed, under the current secret.
+    /// The mail-quota keys of an address for one purpose of link (see [`crate::links`]),
+    /// stored as throttle keys are: the address hashed, under each secret in force, so that a
+    /// rotation does not give an address a fresh allowance.
     pub fn mail_keys(&self, purpose: Purpose, address: &str) -> Vec<String> {
-        let purpose = purpose.as_str();
-        vec![self.stored(&format!("mail-{purpose}-address:{address}"))]
+        self.stored_all(&format!("mail-{}-address", purpose.as_str()), address)
     }
 
     /// The key a signup counts against.

@@ -628,6 +628,26 @@ async fn an_address_change_needs_the_password_and_a_new_valid_address() {
     assert!(app.outbox.take().is_empty());
 }
 
+/// Address quotas are keyed with the signing secret, as throttle keys are: a rotation once gave
+/// every address a fresh allowance, here mail to someone else's address from a second account.
+#[tokio::test]
+async fn a_key_rotation_keeps_the_mail_sent_to_an_address_before_it() {
+    let before = app();
+    let (first, second) = (account(&before).await, account(&before).await);
+    let stranger = unique_email();
+    change_email(&before, &first, &stranger, PASSWORD).await;
+    assert!(before.outbox.take().iter().any(|mail| mail.to == stranger));
+
+    let during = rotated_app();
+    let (status, body) = read(change_email(&during, &second, &stranger, PASSWORD).await);
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let mails = during.outbox.take();
+    assert!(
+        mails.iter().all(|mail| mail.to != stranger),
+        "a second mail within the minute: {mails:?}"
+    );
+}
+
 #[tokio::test]
 async fn an_address_change_voids_the_links_sent_to_the_old_address() {
     let app = app();
