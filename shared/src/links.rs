@@ -289,14 +289,22 @@ pub async fn reset_account(db: &Db, token: &LinkToken) -> Result<(String, Option
 }
 
 /// Spends a reset link: the new password hash, the address verified (the link came to it),
-/// every session ended, every device token forgotten, the other reset links void; all in one
-/// statement, or nothing if the link is wrong, used, expired or replaced, or the account's
-/// address changed since it was sent. Answers whose password it was.
-pub async fn spend_reset(db: &Db, token: &LinkToken, new_hash: &str) -> Result<Recipient> {
+/// every session ended, every device token forgotten, the other reset links void, and the
+/// account's signin count (`throttle_keys`, stored names of `email`'s, the address
+/// [`reset_account`] read) forgotten; all in one statement, or nothing if the link is wrong,
+/// used, expired or replaced, or the account's address changed since it was read. Answers whose
+/// password it was.
+pub async fn spend_reset(
+    db: &Db,
+    token: &LinkToken,
+    new_hash: &str,
+    email: &str,
+    throttle_keys: Vec<String>,
+) -> Result<Recipient> {
     const RESET: &str = concatcp!(
         "WITH link AS (
             SELECT t.token_hash, t.user_id FROM email_tokens t JOIN users u ON u.id = t.user_id
-            WHERE t.token_hash = $1 AND ",
+            WHERE t.token_hash = $1 AND u.email = $3 AND ",
         USABLE_RESET,
         "
             FOR UPDATE OF t
@@ -313,12 +321,16 @@ pub async fn spend_reset(db: &Db, token: &LinkToken, new_hash: &str) -> Result<R
             WHERE s.user_id = changed.id AND s.ended_at IS NULL
         ), forgotten AS (
             DELETE FROM devices d USING changed WHERE d.user_id = changed.id
+        ), unthrottled AS (
+            DELETE FROM throttles WHERE key = ANY($4) AND EXISTS (SELECT FROM changed)
         )
         SELECT id AS user_id, email FROM changed"
     );
     let statement = Statement::new(RESET)
         .arg(token.hash(), Type::BYTEA)
-        .arg(new_hash, Type::TEXT);
+        .arg(new_hash, Type::TEXT)
+        .arg(email, Type::TEXT)
+        .arg(throttle_keys, Type::TEXT_ARRAY);
     let row = db
         .query_opt(&statement)
         .await?
