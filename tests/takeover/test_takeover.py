@@ -292,7 +292,8 @@ class ABetterAuthAppsDatabase(unittest.TestCase):
         cls.addClassCleanup(stop, cls.better_auth)
         wait_for(f"{BETTER_AUTH}/api/auth/jwks", 60)
         cls.ada, cls.bo, cls.cy, cls.eve = (BetterAuthUser(n) for n in ("Ada", "Bo", "Cy", "Eve"))
-        cls.dee_email = f"dee-{uuid.uuid4().hex[:8]}@example.com"
+        # An apostrophe, as in many real addresses: it reaches `make adopt` unharmed.
+        cls.dee_email = f"dee.o'neil-{uuid.uuid4().hex[:8]}@example.com"
 
         PhaseTwo.metadata.create_all(create_engine(sqlalchemy_url(cls.url)))
         rows = [
@@ -403,7 +404,7 @@ class ABetterAuthAppsDatabase(unittest.TestCase):
         self.assertIn(f"2\t{self.dee_email}\n", listed.stdout)
         self.assertIn(f"1\t{self.eve.id}\t(a Better Auth user's id", listed.stdout)
 
-        adopted = migrate(self.url, "adopt", "--from", self.dee_email, "--to", self.dee_email.upper())
+        adopted = make(self.url, "adopt", f"FROM={self.dee_email}", f"TO={self.dee_email.upper()}")
         self.assertEqual(adopted.returncode, 0, adopted.stderr)
         self.assertIn("moved 2 tasks", adopted.stdout)
         dee = self.tasks_of(session["token"])
