@@ -25,10 +25,11 @@ if [ -z "${JWT_SECRET:-}" ]; then
   JWT_SECRET="development-only-secret-do-not-use-in-production"
   echo "dev: WARNING: JWT_SECRET is not set; using an insecure development secret" >&2
 fi
-# Every local request comes from 127.0.0.1: the production default (10 an hour) would soon
-# refuse a developer's own test signups.
+# Every local request comes from 127.0.0.1: the production defaults (10 signups and 20 reset
+# requests an hour) would soon refuse a developer's own tests.
 SIGNUPS_PER_ADDRESS=${SIGNUPS_PER_ADDRESS:-10000}
-export DATABASE_URL JWT_SECRET SIGNUPS_PER_ADDRESS
+RESET_REQUESTS_PER_ADDRESS=${RESET_REQUESTS_PER_ADDRESS:-10000}
+export DATABASE_URL JWT_SECRET SIGNUPS_PER_ADDRESS RESET_REQUESTS_PER_ADDRESS
 
 # Mail (verification, password reset): to SMTP_URL when set, else to a local MailDev whose web
 # inbox shows every message: SMTP on 1025, inbox on 1080 (MAIL_SMTP_PORT, MAIL_WEB_PORT); with

@@ -103,7 +103,11 @@ impl App {
             passwords: Passwords::new(config.bcrypt_cost),
             sessions: config.sessions,
             successors: SuccessorKey::new(config.tokens.secrets()),
-            throttle: Throttle::new(config.tokens.secrets(), config.signups_per_address),
+            throttle: Throttle::new(
+                config.tokens.secrets(),
+                config.signups_per_address,
+                config.reset_requests_per_address,
+            ),
             email: config.email.clone(),
             outbox: Outbox::default(),
         })

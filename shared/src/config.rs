@@ -41,6 +41,9 @@ const DEFAULT_ISSUER: &str = "todo-auth-lambda";
 const DEFAULT_AUDIENCE: &str = "todo-app";
 /// Many users can share an address (offices, carrier NAT): raise it for them.
 const DEFAULT_SIGNUPS_PER_ADDRESS: i32 = 10;
+/// Enough for everyone behind one address to forget a password now and then; a client mailing
+/// reset links to a list of addresses is slowed after it.
+const DEFAULT_RESET_REQUESTS_PER_ADDRESS: i32 = 20;
 /// A stuck network, or a database waking up, must not hold a function until its Lambda
 /// timeout: how long connecting may take (TCP, TLS, start-up and login), unless the URL's
 /// `connect_timeout` says otherwise.
@@ -58,6 +61,8 @@ pub struct Config {
     pub sessions: SessionSettings,
     /// Signups one address may make per quiet hour before they are delayed.
     pub signups_per_address: i32,
+    /// Password-reset requests one address may make per quiet hour before they mail nothing.
+    pub reset_requests_per_address: i32,
     pub bcrypt_cost: u32,
     /// Set when Better Auth's tokens are accepted too (`BETTER_AUTH_URL`).
     pub better_auth: Option<BetterAuthSettings>,
@@ -182,6 +187,12 @@ impl Config {
             DEFAULT_SIGNUPS_PER_ADDRESS,
             1..=1_000_000,
         )?;
+        let reset_requests_per_address = number(
+            &get,
+            "RESET_REQUESTS_PER_ADDRESS",
+            DEFAULT_RESET_REQUESTS_PER_ADDRESS,
+            1..=1_000_000,
+        )?;
         let statement_timeout = Duration::from_millis(number(
             &get,
             "DATABASE_STATEMENT_TIMEOUT_MS",
@@ -198,6 +209,7 @@ impl Config {
             tokens,
             sessions,
             signups_per_address,
+            reset_requests_per_address,
             bcrypt_cost,
             better_auth,
             email,
@@ -443,6 +455,7 @@ mod tests {
         assert_eq!(config.sessions.reuse_interval_seconds, 10);
         assert_eq!(config.statement_timeout, Duration::from_secs(5));
         assert_eq!(config.signups_per_address, 10);
+        assert_eq!(config.reset_requests_per_address, 20);
         assert_eq!(config.tokens.issuer, "todo-auth-lambda");
         assert_eq!(config.tokens.audience, "todo-app");
         assert_eq!(config.bcrypt_cost, 12);
@@ -536,6 +549,7 @@ mod tests {
             ("REFRESH_REUSE_INTERVAL_SECONDS", "0"),
             ("DATABASE_STATEMENT_TIMEOUT_MS", "1500"),
             ("SIGNUPS_PER_ADDRESS", "500"),
+            ("RESET_REQUESTS_PER_ADDRESS", "50"),
         ])
         .unwrap();
         assert_eq!(
@@ -548,6 +562,7 @@ mod tests {
         );
         assert_eq!(config.statement_timeout, Duration::from_millis(1500));
         assert_eq!(config.signups_per_address, 500);
+        assert_eq!(config.reset_requests_per_address, 50);
         assert_eq!(config.tokens.issuer, "https://auth.example.com");
         assert_eq!(config.tokens.audience, "web");
         assert_eq!(config.tokens.ttl_seconds, 900);
@@ -678,6 +693,7 @@ mod tests {
             ("REFRESH_REUSE_INTERVAL_SECONDS", "61"),
             ("DATABASE_STATEMENT_TIMEOUT_MS", "0"),
             ("SIGNUPS_PER_ADDRESS", "0"),
+            ("RESET_REQUESTS_PER_ADDRESS", "-1"),
         ] {
             let message = error(&[
                 ("DATABASE_URL", "postgres://localhost/app"),

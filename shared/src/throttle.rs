@@ -28,7 +28,9 @@
 //! - `confirm-session:<session id>`: a signed-in caller confirming their password (to change it,
 //!   to delete the account), counted against their own session only: failures made by others,
 //!   from anywhere, never refuse it;
-//! - `signup-address:<address>`: signups from one address.
+//! - `signup-address:<address>`: signups from one address;
+//! - `reset-address:<address>`: password-reset requests from one address, which past their
+//!   allowance are answered as any other and mail nothing (see [`crate::handlers::forgot`]).
 //!
 //! A request whose source address is unknown (an event without `sourceIp`: another payload
 //! version, a proxy in front) is counted under the one address `unknown`, shared by all such
@@ -92,6 +94,14 @@ const SIGNUP_ADDRESS: Policy = Policy {
     forget_after_seconds: QUIET_HOUR,
 };
 
+/// Password-reset requests from one address: `free` comes from the configuration. Blocked, they
+/// mail nothing, so one client cannot send reset mail to every account it can name.
+const RESET_ADDRESS: Policy = Policy {
+    free: 20,
+    max_delay_seconds: 3600.0,
+    forget_after_seconds: QUIET_HOUR,
+};
+
 /// One counter: its key in `throttles`, its policy, and whether a success clears it (the key
 /// the success is about) rather than only taking its own attempt back.
 #[derive(Debug, Clone)]
@@ -108,6 +118,7 @@ pub struct Throttle {
     /// One per secret in force, the current one first.
     hashers: Vec<Hmac<Sha256>>,
     signups_per_address: i32,
+    reset_requests_per_address: i32,
 }
 
 impl Throttle {
@@ -115,6 +126,7 @@ impl Throttle {
     pub fn new<'a>(
         secrets: impl IntoIterator<Item = &'a SecretString>,
         signups_per_address: i32,
+        reset_requests_per_address: i32,
     ) -> Self {
         Self {
             hashers: secrets
@@ -122,6 +134,7 @@ impl Throttle {
                 .map(|secret| derived_hmac(secret, b"todo-auth-lambda throttle key names v1"))
                 .collect(),
             signups_per_address,
+            reset_requests_per_address,
         }
     }
 
@@ -218,6 +231,15 @@ impl Throttle {
             ..SIGNUP_ADDRESS
         };
         self.key("signup-address", &Address(address).to_string(), policy)
+    }
+
+    /// The key a password-reset request counts against.
+    pub fn reset_request_keys(&self, address: Option<IpAddr>) -> Vec<Key> {
+        let policy = Policy {
+            free: self.reset_requests_per_address,
+            ..RESET_ADDRESS
+        };
+        self.key("reset-address", &Address(address).to_string(), policy)
     }
 }
 

@@ -141,7 +141,8 @@ export interface paths {
          * Mail a password reset link; the same answer whoever the address belongs to.
          * @description 202 with the same body, in the same time (150 ms after the request arrived, whatever
          *     the address), for an account's address, an unknown one, a Better Auth user's (who has no
-         *     password here) and an address over its mail limits. An
+         *     password here), an address over its mail limits, and a request from a client address
+         *     past its allowance of reset requests (`RESET_REQUESTS_PER_ADDRESS`, 20 an hour). An
          *     account's address gets a link to `{APP_URL}/reset-password?token=<token>`, sent after the
          *     answer; it works once, for 30 minutes (`RESET_TOKEN_TTL_SECONDS`), and a newer one
          *     replaces it. At most one reset mail a minute and five an hour to one address.

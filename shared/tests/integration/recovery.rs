@@ -192,6 +192,40 @@ async fn forgot_answers_every_address_alike_and_mails_only_a_password_account() 
     link_in(&mails, &account.email, reset_link);
 }
 
+/// One client naming account after account: past its address's allowance each request is
+/// answered as any other and mails nothing; the accounts' owners, elsewhere, still get theirs.
+#[tokio::test]
+async fn a_client_past_its_allowance_of_reset_requests_is_answered_alike_and_mails_nothing() {
+    let mut config = config();
+    config.reset_requests_per_address = 2;
+    let app = App::new(&config).unwrap();
+    let (client, elsewhere) = (address(), address());
+    let app = &app;
+    let forgot_from = |ip: String, email: String| {
+        let req = call(Method::POST, "/api/auth/password/forgot")
+            .source_ip(&ip)
+            .json(json!({"email": email}));
+        async move { read(send(app, "forgot", req).await) }
+    };
+    let accounts = [account(app).await, account(app).await, account(app).await];
+    let mut answers = Vec::new();
+    for account in &accounts {
+        answers.push(forgot_from(client.clone(), account.email.clone()).await);
+    }
+    for answer in &answers {
+        assert_eq!(answer, &answers[0]);
+    }
+    assert_eq!(answers[0].0, StatusCode::ACCEPTED);
+    let mailed: Vec<String> = app.outbox.take().into_iter().map(|m| m.to).collect();
+    assert_eq!(
+        mailed,
+        [accounts[0].email.clone(), accounts[1].email.clone()]
+    );
+
+    forgot_from(elsewhere, accounts[2].email.clone()).await;
+    link_in(&app.outbox.take(), &accounts[2].email, reset_link);
+}
+
 #[tokio::test]
 async fn forgot_refuses_a_body_without_a_valid_email() {
     let app = app();

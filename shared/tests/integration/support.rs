@@ -185,6 +185,17 @@ pub async fn fresh_database(name: &str) -> (tokio_postgres::Client, Config) {
     (client, settings)
 }
 
+/// An address of this test's own (documentation range), so tests never share a counter.
+pub fn address() -> String {
+    let id = Uuid::new_v4().as_u128();
+    format!(
+        "2001:db8:{:x}:{:x}::{:x}",
+        (id >> 16) as u16,
+        (id >> 32) as u16,
+        id as u16
+    )
+}
+
 /// An `App` in the middle of a key rotation: `JWT_SECRET` is a new one and the tests' own
 /// secret is `JWT_PREVIOUS_SECRET`.
 pub fn rotated_app() -> App {

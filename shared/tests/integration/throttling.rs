@@ -4,18 +4,6 @@
 use crate::support::*;
 use lambda_http::{Body, Response};
 use shared::App;
-use uuid::Uuid;
-
-/// An address of this test's own (documentation range), so tests never share a counter.
-fn address() -> String {
-    let id = Uuid::new_v4().as_u128();
-    format!(
-        "2001:db8:{:x}:{:x}::{:x}",
-        (id >> 16) as u16,
-        (id >> 32) as u16,
-        id as u16
-    )
-}
 
 async fn signin(app: &App, email: &str, password: &str, ip: &str) -> Response<Body> {
     signin_with(app, json!({"email": email, "password": password}), ip).await
