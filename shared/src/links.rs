@@ -290,9 +290,9 @@ pub async fn reset_account(db: &Db, token: &LinkToken) -> Result<(String, Option
 
 /// Spends a reset link: the new password hash, the address verified (the link came to it),
 /// every session ended, every device token forgotten, the other reset links void, and the
-/// account's signin count (`throttle_keys`, stored names of `email`'s, the address
-/// [`reset_account`] read) forgotten; all in one statement, or nothing if the link is wrong,
-/// used, expired or replaced, or the account's address changed since it was read. Answers whose
+/// account's signin count forgotten (`throttle_keys`: its stored key names, from `email`, the
+/// address [`reset_account`] read); all in one statement, or nothing if the link is wrong, used,
+/// expired or replaced, or the account's address changed since it was read. Answers whose
 /// password it was.
 pub async fn spend_reset(
     db: &Db,

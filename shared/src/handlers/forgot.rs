@@ -4,11 +4,11 @@
 //! no password here) and an address over its limit get nothing, nor does anyone while the
 //! client's own address is over its allowance of requests (`RESET_REQUESTS_PER_ADDRESS` an
 //! hour, counted in `throttles`: one client cannot mail every account it can name). One
-//! statement decides and issues, and the mail goes out after the answer (see `crate::mail`). Issuing a link still writes
-//! a little more than finding nothing (a fraction of a millisecond, which many samples could
-//! tell apart), so every accepted request is answered [`ANSWER_AFTER`] after it arrived, whatever
-//! the address: neither the answer nor its time says who has an account (OWASP's Forgot
-//! Password Cheat Sheet).
+//! statement decides and issues, and the mail goes out after the answer (see `crate::mail`).
+//! Issuing a link still writes a little more than finding nothing (a fraction of a millisecond,
+//! which many samples could tell apart), so every accepted request is answered [`ANSWER_AFTER`]
+//! after it arrived, whatever the address and whichever limit held: neither the answer nor its
+//! time says who has an account (OWASP's Forgot Password Cheat Sheet).
 
 use std::convert::Infallible;
 use std::time::Duration;
