@@ -22,6 +22,8 @@ import urllib.error
 import urllib.request
 import uuid
 
+import jsonhttp
+
 BASE = sys.argv.pop(1) if len(sys.argv) > 1 else "http://127.0.0.1:9000"
 PASSWORD = "correct horse battery"
 # Not a phrase the logs use ("wrong password" is a logged reason), so finding it means a leak.
@@ -39,20 +41,7 @@ def _write_secrets():
 
 def request(method, path, body=None, token=None, headers=None, raw=None):
     """Returns (status, headers, parsed JSON or None)."""
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    req = urllib.request.Request(BASE + path, data=data, method=method)
-    if body is not None:
-        req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    for name, value in (headers or {}).items():
-        req.add_header(name, value)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            status, resp_headers, text = resp.status, resp.headers, resp.read()
-    except urllib.error.HTTPError as err:
-        status, resp_headers, text = err.code, err.headers, err.read()
-    parsed = json.loads(text) if text else None
+    status, resp_headers, parsed = jsonhttp.call(BASE + path, method, body, token, headers, raw)
     if isinstance(parsed, dict):
         SECRETS.update(parsed[k] for k in ("token", "refresh_token") if isinstance(parsed.get(k), str))
     return status, resp_headers, parsed

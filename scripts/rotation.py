@@ -14,9 +14,9 @@ import subprocess
 import sys
 import time
 import unittest
-import urllib.error
-import urllib.request
 import uuid
+
+import jsonhttp
 
 PORT = int(sys.argv.pop(1)) if len(sys.argv) > 1 else 9129
 BASE = f"http://127.0.0.1:{PORT}"
@@ -27,17 +27,8 @@ PASSWORD = "correct horse battery"
 
 
 def request(method, path, body=None, token=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(BASE + path, data=data, method=method)
-    if body is not None:
-        req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=120) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"null")
+    status, _, parsed = jsonhttp.call(BASE + path, method, body, token, timeout=120)
+    return status, parsed
 
 
 def kid(token):

@@ -7,27 +7,17 @@ Usage: scripts/smoke.py API_URL  (standard library only; leaves nothing behind)
 """
 import json
 import sys
-import urllib.error
-import urllib.request
 import uuid
+
+import jsonhttp
 
 BASE = sys.argv[1].rstrip("/") if len(sys.argv) > 1 else "http://127.0.0.1:9000"
 PASSWORD = f"smoke test {uuid.uuid4().hex[:12]} passphrase"
 
 
 def call(method, path, body=None, token=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(BASE + path, data=data, method=method)
-    if body is not None:
-        req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            status, text = resp.status, resp.read()
-    except urllib.error.HTTPError as err:
-        status, text = err.code, err.read()
-    return status, (json.loads(text) if text else None)
+    status, _, parsed = jsonhttp.call(BASE + path, method, body, token, timeout=30)
+    return status, parsed
 
 
 def expect(step, answer, status, check=lambda body: True):
