@@ -31,11 +31,12 @@ migrate:
 legacy:
 	. scripts/tools.sh && cargo run -q -p shared --bin migrate -- legacy
 
-## Hand a key's tasks to an account: make adopt FROM=KEY TO=EMAIL, or UNOWNED=1 TO=EMAIL. The
-## shell reads FROM and TO from the environment (make exports them), so any quote in them is kept.
+## Hand a key's tasks to an account: make adopt FROM=KEY TO=EMAIL, or UNOWNED=1 TO=EMAIL; the
+## account's address must be verified, unless UNVERIFIED=1 (you know it is theirs). The shell
+## reads FROM and TO from the environment (make exports them), so any quote in them is kept.
 adopt:
-	@[ -n "$$TO" ] && [ -n "$$FROM$$UNOWNED" ] || { echo "usage: make adopt FROM=KEY TO=EMAIL, or make adopt UNOWNED=1 TO=EMAIL" >&2; exit 2; }
-	. scripts/tools.sh && cargo run -q -p shared --bin migrate -- adopt $(if $(UNOWNED),--unowned,--from "$$FROM") --to "$$TO"
+	@[ -n "$$TO" ] && [ -n "$$FROM$$UNOWNED" ] || { echo "usage: make adopt FROM=KEY TO=EMAIL [UNVERIFIED=1], or make adopt UNOWNED=1 TO=EMAIL [UNVERIFIED=1]" >&2; exit 2; }
+	. scripts/tools.sh && cargo run -q -p shared --bin migrate -- adopt $(if $(UNOWNED),--unowned,--from "$$FROM") --to "$$TO" $(if $(UNVERIFIED),--unverified)
 
 ## Start or stop the private PostgreSQL in .local/ by hand.
 db-start:

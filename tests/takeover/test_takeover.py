@@ -11,8 +11,10 @@ superuser's URL on the cluster (to make the role and the databases), MIGRATE the
 
 import json
 import os
+import re
 import signal
 import subprocess
+import sys
 import time
 import unittest
 import urllib.error
@@ -29,11 +31,16 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, Session, SQLModel, create_engine
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+import jsonhttp  # noqa: E402 (the scripts' client, found through the path just set)
+
 ADMIN_URL = os.environ["TAKEOVER_ADMIN_URL"]
 MIGRATE = os.environ.get("MIGRATE", str(ROOT / "target/debug/migrate"))
 API_PORT = int(os.environ.get("TAKEOVER_API_PORT", "9126"))
 BETTER_AUTH_PORT = int(os.environ.get("TAKEOVER_BETTER_AUTH_PORT", "9127"))
 API = f"http://127.0.0.1:{API_PORT}"
+# The mail inbox (MailDev) make dev starts beside an API on another port than 9000.
+INBOX = f"http://127.0.0.1:{API_PORT + 20000}"
 BETTER_AUTH = f"http://127.0.0.1:{BETTER_AUTH_PORT}"
 LOGS = ROOT / "target"
 OWNER = "takeover_owner"
@@ -189,6 +196,25 @@ def migrate(url: str, *args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
+def documented_sql(heading: str) -> str:
+    """The first SQL block under `heading` in docs/database.md: the runbook, run as written."""
+    doc = (ROOT / "docs" / "database.md").read_text()
+    section = doc[doc.index(f"### {heading}\n"):]
+    start = section.index("```sql\n") + len("```sql\n")
+    return section[start:section.index("```", start)]
+
+
+def run_sql(url: str, sql: str):
+    """A script with its own BEGIN and COMMIT, as psql would run it."""
+    conn = psycopg2.connect(url)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
 def fingerprint(url: str, table: str) -> str:
     """Every row of `table`, hashed: equal before and after means untouched."""
     [(digest,)] = query(
@@ -198,24 +224,23 @@ def fingerprint(url: str, table: str) -> str:
 
 
 def call(method: str, url: str, body=None, token=None, cookie=None, origin=None):
-    headers = {}
-    if body is not None:
-        headers["content-type"] = "application/json"
-    if token:
-        headers["authorization"] = f"Bearer {token}"
-    if cookie:
-        headers["cookie"] = cookie
-    if origin:
-        headers["origin"] = origin
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data, headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None, response.headers
-    except urllib.error.HTTPError as error:
-        raw = error.read()
-        return error.code, json.loads(raw) if raw else None, error.headers
+    headers = {name: value for name, value in (("Cookie", cookie), ("Origin", origin)) if value}
+    status, answer_headers, parsed = jsonhttp.call(url, method, body, token, headers, timeout=120)
+    return status, parsed, answer_headers
+
+
+def verification_token(address: str, seconds: float = 20) -> str:
+    """The token of the link make dev's inbox holds for `address`, as the person opens it."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        _, _, mails = jsonhttp.call(f"{INBOX}/api/email", timeout=10)
+        for mail in mails or []:
+            if any(to["address"] == address for to in mail["to"]):
+                found = re.search(r"\?token=([A-Za-z0-9_-]+)", mail["text"])
+                if found and mail["subject"] == "Confirm your email address":
+                    return found.group(1)
+        time.sleep(0.2)
+    raise AssertionError(f"no verification mail to {address} within {seconds}s")
 
 
 def wait_for(url: str, seconds: float = 300):
@@ -404,7 +429,16 @@ class ABetterAuthAppsDatabase(unittest.TestCase):
         self.assertIn(f"2\t{self.dee_email}\n", listed.stdout)
         self.assertIn(f"1\t{self.eve.id}\t(a Better Auth user's id", listed.stdout)
 
-        adopted = make(self.url, "adopt", f"FROM={self.dee_email}", f"TO={self.dee_email.upper()}")
+        adopt = ("adopt", f"FROM={self.dee_email}", f"TO={self.dee_email.upper()}")
+        refused = make(self.url, *adopt)
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("has not verified it", refused.stderr)
+        self.assertEqual(self.tasks_of(session["token"]), [], "nothing moved")
+        # Dee opens the link mailed at signup: the address is hers.
+        token = verification_token(self.dee_email)
+        status, body, _ = call("POST", f"{API}/api/auth/email/verify", {"token": token})
+        self.assertEqual(status, 204, body)
+        adopted = make(self.url, *adopt)
         self.assertEqual(adopted.returncode, 0, adopted.stderr)
         self.assertIn("moved 2 tasks", adopted.stdout)
         dee = self.tasks_of(session["token"])
@@ -459,11 +493,45 @@ class OtherShapes(unittest.TestCase):
         listed = make(url, "legacy")
         self.assertEqual(listed.stdout, "2\t(unowned)\n", listed.stderr)
         query(url, "INSERT INTO users (email, password_hash) VALUES ('solo@example.com', '-')")
-        adopted = make(url, "adopt", "UNOWNED=1", "TO=solo@example.com")
+        refused = make(url, "adopt", "UNOWNED=1", "TO=solo@example.com")
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("has not verified it", refused.stderr)
+        self.assertEqual(make(url, "legacy").stdout, "2\t(unowned)\n", "nothing moved")
+        adopted = make(url, "adopt", "UNOWNED=1", "TO=solo@example.com", "UNVERIFIED=1")
         self.assertEqual(adopted.returncode, 0, adopted.stderr)
         [(owned,)] = admin("SELECT count(*) FROM tasks t JOIN users u ON u.id = t.user_id "
                            "WHERE u.email = 'solo@example.com'", database="takeover_single")
         self.assertEqual(owned, 2)
+
+    def test_a_task_table_left_beside_ours_is_reported_and_moved_in_as_the_documentation_says(self):
+        # What a migrate from before the take-over left: ours, and the single-user table beside it.
+        url = new_database("takeover_stranded")
+        self.assertEqual(migrate(url).returncode, 0)
+        engine = create_engine(sqlalchemy_url(url))
+        SingleUser.metadata.create_all(engine)
+        with Session(engine) as session:
+            session.add_all([Task(title="Left behind", description=""),
+                             Task(title="Also left", description="still here", completed=True)])
+            session.commit()
+
+        again = migrate(url)
+        self.assertEqual(again.returncode, 0, again.stderr)
+        self.assertIn('warning: table "task" (2 rows) is beside ours and was not taken over',
+                      again.stderr)
+        self.assertIn('table "task" (2 rows)', make(url, "legacy").stderr)
+
+        run_sql(url, documented_sql("A task table left beside ours"))
+        listed = make(url, "legacy")
+        self.assertEqual(listed.stdout, "2\t(unowned)\n", listed.stderr)
+        self.assertNotIn("warning", listed.stderr)
+        query(url, "INSERT INTO users (email, password_hash, email_verified) "
+                   "VALUES ('left@example.com', '-', true)")
+        adopted = make(url, "adopt", "UNOWNED=1", "TO=left@example.com")
+        self.assertEqual(adopted.returncode, 0, adopted.stderr)
+        rows = admin("SELECT t.title, t.description, t.completed FROM tasks t "
+                     "JOIN users u ON u.id = t.user_id WHERE u.email = 'left@example.com' ORDER BY t.id",
+                     database="takeover_stranded")
+        self.assertEqual(rows, [("Left behind", None, False), ("Also left", "still here", True)])
 
     def test_an_unrecognised_table_is_refused_by_name_and_column_and_left_untouched(self):
         url = old_database("takeover_unknown", Unknown,

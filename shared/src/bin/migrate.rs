@@ -5,19 +5,21 @@
 //!
 //!   migrate                                  apply what is pending (one transaction)
 //!   migrate legacy                           old owner keys whose tasks await an owner
-//!   migrate adopt --from KEY --to EMAIL      those tasks become that account's
+//!   migrate adopt --from KEY --to EMAIL      those tasks become that account's (its address
+//!                                            verified, or --unverified when you know it is theirs)
 //!   migrate adopt --unowned --to EMAIL       the same for a single-user table's tasks
 
 use std::process::ExitCode;
 use std::str::FromStr;
 use std::time::Duration;
 
-use shared::migrate::legacy::{self, Key};
+use shared::migrate::legacy::{self, Key, Proof};
 use shared::migrate::{self, Settings};
 use shared::users::Email;
 use tokio_postgres::Client;
 
-const USAGE: &str = "usage: migrate [legacy | adopt (--from KEY | --unowned) --to EMAIL]";
+const USAGE: &str =
+    "usage: migrate [legacy | adopt (--from KEY | --unowned) --to EMAIL [--unverified]]";
 
 /// BSD's EX_TEMPFAIL: a lock was not granted in time, and running again is the remedy.
 const TRY_AGAIN: u8 = 75;
@@ -25,7 +27,11 @@ const TRY_AGAIN: u8 = 75;
 enum Command {
     Migrate,
     Legacy,
-    Adopt { key: Key, email: Email },
+    Adopt {
+        key: Key,
+        email: Email,
+        proof: Proof,
+    },
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -47,7 +53,7 @@ async fn main() -> ExitCode {
     match command {
         Command::Migrate => apply(&mut client).await,
         Command::Legacy => list(&client).await,
-        Command::Adopt { key, email } => adopt(&mut client, &key, &email).await,
+        Command::Adopt { key, email, proof } => adopt(&mut client, &key, &email, proof).await,
     }
 }
 
@@ -57,12 +63,13 @@ fn parse(args: Vec<String>) -> Result<Command, String> {
         None => Command::Migrate,
         Some("legacy") => Command::Legacy,
         Some("adopt") => {
-            let (mut key, mut email) = (None, None);
+            let (mut key, mut email, mut proof) = (None, None, Proof::Verified);
             while let Some(flag) = args.next() {
                 let mut value = || args.next().ok_or(format!("{flag} needs a value"));
                 match flag.as_str() {
                     "--from" => key = Some(Key::Named(value()?)),
                     "--unowned" => key = Some(Key::Unowned),
+                    "--unverified" => proof = Proof::Vouched,
                     "--to" => {
                         let raw = value()?;
                         email =
@@ -72,7 +79,7 @@ fn parse(args: Vec<String>) -> Result<Command, String> {
                 }
             }
             match (key, email) {
-                (Some(key), Some(email)) => Command::Adopt { key, email },
+                (Some(key), Some(email)) => Command::Adopt { key, email, proof },
                 (None, _) => return Err("adopt needs --from KEY or --unowned".into()),
                 (_, None) => return Err("adopt needs --to EMAIL".into()),
             }
@@ -123,6 +130,7 @@ async fn apply(client: &mut Client) -> ExitCode {
                      awaiting its owner (`make legacy` lists them)"
                 );
             }
+            warn_of_stranded(client).await;
             ExitCode::SUCCESS
         }
         Err(error) => {
@@ -139,6 +147,7 @@ async fn apply(client: &mut Client) -> ExitCode {
 /// One line per key on stdout, tab-separated for scripts: the task count, the key (or
 /// `(unowned)`), and for a Better Auth user's id a note that nobody needs to adopt them.
 async fn list(client: &Client) -> ExitCode {
+    warn_of_stranded(client).await;
     match legacy::waiting(client).await {
         Ok(waiting) if waiting.is_empty() => {
             eprintln!("migrate: no task awaits an owner");
@@ -168,8 +177,8 @@ async fn list(client: &Client) -> ExitCode {
     }
 }
 
-async fn adopt(client: &mut Client, key: &Key, email: &Email) -> ExitCode {
-    match legacy::adopt(client, key, email).await {
+async fn adopt(client: &mut Client, key: &Key, email: &Email, proof: Proof) -> ExitCode {
+    match legacy::adopt(client, key, email, proof).await {
         Ok(moved) => {
             print(&format!(
                 "moved {moved} tasks of {key} to {}\n",
@@ -181,6 +190,15 @@ async fn adopt(client: &mut Client, key: &Key, email: &Email) -> ExitCode {
             eprintln!("migrate: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Says so when an old tasks table sits beside ours untaken (see [`legacy::Stranded`]).
+async fn warn_of_stranded(client: &Client) {
+    match legacy::stranded(client).await {
+        Ok(Some(stranded)) => eprintln!("migrate: warning: {stranded}"),
+        Ok(None) => {}
+        Err(error) => eprintln!("migrate: could not look for an old tasks table: {error}"),
     }
 }
 
