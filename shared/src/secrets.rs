@@ -23,7 +23,17 @@ pub struct SsmError {
 /// A client configured the usual way (`AWS_REGION`, the function role's credentials,
 /// `AWS_ENDPOINT_URL` for emulators).
 pub async fn client_from_env() -> Client {
-    client_with(aws_config::defaults(BehaviorVersion::latest())).await
+    Client::new(&aws_config_from_env().await)
+}
+
+/// The AWS configuration from the environment, loaded once per execution environment: the SSM
+/// client and the mail functions' SES client share it (and its HTTP client) at cold start.
+pub async fn aws_config_from_env() -> SdkConfig {
+    static LOADED: tokio::sync::OnceCell<SdkConfig> = tokio::sync::OnceCell::const_new();
+    LOADED
+        .get_or_init(|| aws_config_with(aws_config::defaults(BehaviorVersion::latest())))
+        .await
+        .clone()
 }
 
 /// A client from `loader` on our HTTP client, giving up within seconds when SSM is unreachable.

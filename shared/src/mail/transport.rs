@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
 use aws_sdk_sesv2::error::DisplayErrorContext;
 use aws_sdk_sesv2::primitives::Blob;
 use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
@@ -50,11 +49,9 @@ impl Sender {
         })?;
         let transport = match get("SMTP_URL") {
             Some(url) => Transport::Smtp(smtp(url.trim())?),
-            None => {
-                let config =
-                    secrets::aws_config_with(aws_config::defaults(BehaviorVersion::latest())).await;
-                Transport::Ses(aws_sdk_sesv2::Client::new(&config))
-            }
+            None => Transport::Ses(aws_sdk_sesv2::Client::new(
+                &secrets::aws_config_from_env().await,
+            )),
         };
         Ok(Self { from, transport })
     }
