@@ -2,9 +2,10 @@
 //! decision, never a guess. An old row's key may be an email or a home-made id, and whoever signs
 //! up here with that email has not shown they own it; so such rows wait, invisible to everyone,
 //! until the operator names the account, and only an account whose address is verified (its
-//! owner used the link mailed to it) gets them unless the operator vouches for it. (Rows keyed by a Better Auth user's id need no one:
-//! that user's first request adopts them, see `migrations/V8__legacy_tasks.sql`.) These run as
-//! the role that migrated, which alone sees rows awaiting an owner.
+//! owner used the link mailed to it) gets them unless the operator vouches for it. (Rows keyed
+//! by a Better Auth user's id need no one: that user's first request adopts them, see
+//! `migrations/V8__legacy_tasks.sql`.) These run as the role that migrated, which alone sees
+//! rows awaiting an owner.
 
 use std::fmt;
 

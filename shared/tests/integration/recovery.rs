@@ -662,8 +662,9 @@ async fn an_address_change_needs_the_password_and_a_new_valid_address() {
     assert!(app.outbox.take().is_empty());
 }
 
-/// Address quotas are keyed with the signing secret, as throttle keys are: a rotation once gave
-/// every address a fresh allowance, here mail to someone else's address from a second account.
+/// Address quotas are keyed with the signing secret, as throttle keys are, and a rotation must
+/// not give an address a fresh allowance: here, mail to someone else's address, asked for from a
+/// second account within the minute.
 #[tokio::test]
 async fn a_key_rotation_keeps_the_mail_sent_to_an_address_before_it() {
     let before = app();
