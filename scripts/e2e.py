@@ -22,6 +22,7 @@ import urllib.error
 import urllib.request
 import uuid
 
+import inbox
 import jsonhttp
 
 BASE = sys.argv.pop(1) if len(sys.argv) > 1 else "http://127.0.0.1:9000"
@@ -390,24 +391,15 @@ INBOX = os.environ.get("E2E_INBOX", "http://127.0.0.1:1080")
 
 def mails_to(address):
     """The messages MailDev holds for `address`, oldest first."""
-    with urllib.request.urlopen(f"{INBOX}/api/email", timeout=10) as resp:
-        mails = json.loads(resp.read())
-    return [m for m in mails if any(to["address"] == address for to in m["to"])]
+    return inbox.mails_to(INBOX, address)
 
 
 def mail(address, subject, deadline_s=20):
     """Waits for a message to `address` with `subject`, and returns it with its link's token."""
-    start = time.time()
-    while time.time() - start < deadline_s:
-        found = [m for m in mails_to(address) if m["subject"] == subject]
-        if found:
-            message = found[-1]
-            tokens = re.findall(r"\?token=([A-Za-z0-9_-]+)", message["text"])
-            if tokens:
-                SECRETS.add(tokens[0])
-            return message, (tokens[0] if tokens else None)
-        time.sleep(0.2)
-    raise AssertionError(f"no mail {subject!r} to {address} within {deadline_s}s: {mails_to(address)}")
+    message, token = inbox.mail(INBOX, address, subject, deadline_s)
+    if token:
+        SECRETS.add(token)
+    return message, token
 
 
 def sql(statement):

@@ -11,7 +11,6 @@ superuser's URL on the cluster (to make the role and the databases), MIGRATE the
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -32,7 +31,8 @@ from sqlmodel import Field, Session, SQLModel, create_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
-import jsonhttp  # noqa: E402 (the scripts' client, found through the path just set)
+import inbox  # noqa: E402 (the scripts' inbox reader and client, found through the path just set)
+import jsonhttp  # noqa: E402
 
 ADMIN_URL = os.environ["TAKEOVER_ADMIN_URL"]
 MIGRATE = os.environ.get("MIGRATE", str(ROOT / "target/debug/migrate"))
@@ -229,20 +229,6 @@ def call(method: str, url: str, body=None, token=None, cookie=None, origin=None)
     return status, parsed, answer_headers
 
 
-def verification_token(address: str, seconds: float = 20) -> str:
-    """The token of the link make dev's inbox holds for `address`, as the person opens it."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        _, _, mails = jsonhttp.call(f"{INBOX}/api/email", timeout=10)
-        for mail in mails or []:
-            if any(to["address"] == address for to in mail["to"]):
-                found = re.search(r"\?token=([A-Za-z0-9_-]+)", mail["text"])
-                if found and mail["subject"] == "Confirm your email address":
-                    return found.group(1)
-        time.sleep(0.2)
-    raise AssertionError(f"no verification mail to {address} within {seconds}s")
-
-
 def wait_for(url: str, seconds: float = 300):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -435,7 +421,7 @@ class ABetterAuthAppsDatabase(unittest.TestCase):
         self.assertIn("has not verified it", refused.stderr)
         self.assertEqual(self.tasks_of(session["token"]), [], "nothing moved")
         # Dee opens the link mailed at signup: the address is hers.
-        token = verification_token(self.dee_email)
+        _, token = inbox.mail(INBOX, self.dee_email, "Confirm your email address")
         status, body, _ = call("POST", f"{API}/api/auth/email/verify", {"token": token})
         self.assertEqual(status, 204, body)
         adopted = make(self.url, *adopt)
