@@ -21,8 +21,14 @@ find_pgbouncer() { command -v pgbouncer 2>/dev/null || ls /usr/sbin/pgbouncer 2>
 
 ensure_pgbouncer() { [ -n "$(find_pgbouncer)" ] || apt_install pgbouncer; }
 
+# A port nothing listens on now, from the kernel. A fixed one (this script once derived it from the
+# checkout's path) lies in the ephemeral range, where any outgoing connection may hold it.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 start() {
-  local url=$1 port=${2:-$((55000 + checkout % 900))}
+  local url=$1 wanted=${2:-} port
   ensure_pgbouncer
   stop
   mkdir -p "$dir"
@@ -33,6 +39,30 @@ u = urllib.parse.urlsplit(sys.argv[1])
 print(u.username, u.hostname, u.port or 5432, u.path.lstrip("/"))
 PY
 )
+  printf '"%s" ""\n"todo_fn" ""\n"postgres" ""\n' "$user" >"$dir/users.txt"
+  # A free port can still be taken between the choice and PgBouncer's bind: then another one.
+  for _ in 1 2 3; do
+    port=${wanted:-$(free_port)}
+    configure "$host" "$upstream_port" "$db" "$port"
+    as_owner "$(find_pgbouncer)" -d -q "$dir/pgbouncer.ini" || true
+    for _ in $(seq 1 50); do
+      if PGCONNECT_TIMEOUT=1 psql -h 127.0.0.1 -p "$port" -U "$user" -Atqc "SELECT 1" "$db" >/dev/null 2>&1; then
+        echo "postgres://$user@127.0.0.1:$port/$db?sslmode=disable"
+        return 0
+      fi
+      sleep 0.1
+    done
+    stop
+    [ -z "$wanted" ] || break
+  done
+  echo "pgbouncer: it did not answer on 127.0.0.1:$port; its log:" >&2
+  tail -n 20 "$dir/pgbouncer.log" >&2 || true
+  exit 1
+}
+
+# Its configuration: the database behind it, the port it listens on.
+configure() {
+  local host=$1 upstream_port=$2 db=$3 port=$4
   cat >"$dir/pgbouncer.ini" <<INI
 [databases]
 $db = host=$host port=$upstream_port dbname=$db
@@ -50,17 +80,10 @@ max_client_conn = 500
 pidfile = $dir/pgbouncer.pid
 logfile = $dir/pgbouncer.log
 INI
-  printf '"%s" ""\n"todo_fn" ""\n"postgres" ""\n' "$user" >"$dir/users.txt"
   if [ "$(id -u)" = 0 ]; then
     chmod 755 "$(dirname "$dir")"
     chown -R postgres "$dir"
   fi
-  as_owner "$(find_pgbouncer)" -d -q "$dir/pgbouncer.ini"
-  for _ in $(seq 1 50); do
-    psql -h 127.0.0.1 -p "$port" -U "$user" -Atqc "SELECT 1" "$db" >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-  echo "postgres://$user@127.0.0.1:$port/$db?sslmode=disable"
 }
 
 stop() {
